@@ -1,0 +1,1 @@
+"""Burgers data, zarr field stores and datasets for UPT."""

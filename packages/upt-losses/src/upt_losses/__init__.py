@@ -1,0 +1,1 @@
+"""UPT inverse losses."""

@@ -1,0 +1,1 @@
+"""UPT encoder, approximator and decoder."""
