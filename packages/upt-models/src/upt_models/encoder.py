@@ -1,0 +1,130 @@
+"""Point encoder: points -> supernode message passing -> transformer -> perceiver pooling."""
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange, repeat
+from torch import Tensor, nn
+
+from upt_models.blocks import PerceiverBlock, TransformerBlock
+from upt_models.embedding import SincosEmbedding
+from upt_models.graph import canonical_order, neighbour_graph, select_supernodes
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Widths and graph settings of the point encoder.
+
+    `radius` is in coordinate units; None keeps the `max_neighbours` nearest points regardless
+    of distance.
+    """
+
+    gnn_dim: int
+    dim: int
+    depth: int
+    num_heads: int
+    perceiver_num_heads: int
+    num_supernodes: int
+    num_latent_tokens: int
+    max_neighbours: int = 32
+    radius: float | None = None
+
+
+def _mlp(*widths: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
+        layers += [nn.GELU()] if i else []
+        layers.append(nn.Linear(width_in, width_out))
+    return nn.Sequential(*layers)
+
+
+class SupernodePooling(nn.Module):
+    """Embeds points and pools them onto supernodes by mean message passing over the graph."""
+
+    def __init__(self, num_channels: int, coord_dim: int, dim: int, embed_scale: float) -> None:
+        super().__init__()
+        self.field_embed = _mlp(num_channels, dim, dim, dim)
+        self.pos_embed = SincosEmbedding(dim, coord_dim, scale=embed_scale)
+        self.message = _mlp(2 * dim, 2 * dim, dim, dim)
+
+    def forward(
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        supernode_index: Tensor,
+        neighbours: Tensor,
+        edge_valid: Tensor,
+    ) -> Tensor:
+        """fields (B, N, C), coords (B, N, d), supernode_index (B, S), neighbours and
+        edge_valid (B, S, K) -> supernode features (B, S, dim)."""
+        points = self.field_embed(fields) + self.pos_embed(coords)
+        flat = rearrange(points, "b n c -> (b n) c")
+        offset = rearrange(torch.arange(points.shape[0], device=points.device), "b -> b 1")
+        source = flat[neighbours + rearrange(offset, "b 1 -> b 1 1") * points.shape[1]]
+        centre = flat[supernode_index + offset * points.shape[1]]
+        pair = torch.cat([source, repeat(centre, "b s c -> b s k c", k=source.shape[2])], dim=-1)
+        weight = edge_valid.to(source.dtype)
+        count = weight.sum(dim=2).clamp(min=1.0)
+        messages = torch.einsum("bskc,bsk->bsc", self.message(pair), weight)
+        return messages / rearrange(count, "b s -> b s 1")
+
+
+class PointEncoder(nn.Module):
+    """Encodes a (padded) batch of point clouds with fields into L latent tokens."""
+
+    def __init__(
+        self,
+        config: EncoderConfig,
+        coord_dim: int,
+        num_channels: int,
+        latent_dim: int,
+        cond_dim: int | None = None,
+        embed_scale: float = 1000.0,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.pool = SupernodePooling(num_channels, coord_dim, config.gnn_dim, embed_scale)
+        self.proj = nn.Linear(config.gnn_dim, config.dim)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(config.dim, config.num_heads, cond_dim) for _ in range(config.depth)
+        )
+        self.perceiver_proj = nn.Linear(config.dim, latent_dim)
+        self.query = nn.Parameter(torch.randn(config.num_latent_tokens, latent_dim))
+        self.perceiver = PerceiverBlock(latent_dim, config.perceiver_num_heads, cond_dim)
+
+    def forward(
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        mask: Tensor | None = None,
+        cond: Tensor | None = None,
+    ) -> Tensor:
+        """fields (B, N, C), coords (B, N, d), mask (B, N) bool, True = real point,
+        cond (B, cond_dim) -> latent (B, L, latent_dim).
+
+        Supernodes are random in training mode and deterministic in eval mode; clouds with fewer
+        real points than supernodes use all of their points as supernodes (the other slots are
+        masked out of attention).
+        """
+        padded = mask is not None or fields.shape[1] < self.config.num_supernodes
+        if mask is None:
+            mask = torch.ones(fields.shape[:2], dtype=torch.bool, device=fields.device)
+        fields = fields.masked_fill(~mask[..., None], 0.0)
+        coords = coords.masked_fill(~mask[..., None], 0.0)
+        order = canonical_order(coords, mask)
+        fields, coords = (
+            t.gather(1, repeat(order, "b n -> b n c", c=t.shape[-1])) for t in (fields, coords)
+        )
+        mask = mask.gather(1, order)
+
+        index, valid = select_supernodes(mask, self.config.num_supernodes, random=self.training)
+        neighbours, edge_valid = neighbour_graph(
+            coords, mask, index, valid, self.config.max_neighbours, self.config.radius
+        )
+        x = self.proj(self.pool(fields, coords, index, neighbours, edge_valid))
+        key_mask = valid if padded else None
+        for block in self.blocks:
+            x = block(x, cond, key_mask)
+        query = repeat(self.query, "l c -> b l c", b=x.shape[0])
+        return self.perceiver(query, self.perceiver_proj(x), cond, key_mask)

@@ -1,0 +1,69 @@
+"""Supernode selection and the supernode neighbourhood graph, in pure torch index ops.
+
+All functions work on padded batches: `mask` (B, N) is True for real points. The graph is kept
+dense, (B, S, K) neighbour indices with a validity mask, so every shape is static (fit for
+`torch.compile`) and aggregation is a masked mean instead of a scatter.
+"""
+
+import torch
+from torch import Tensor
+
+
+def canonical_order(coords: Tensor, mask: Tensor) -> Tensor:
+    """Permutation (B, N) that sorts each cloud lexicographically by coordinate, padding last.
+
+    Everything downstream of this order depends on the point set, not the order it came in
+    (for clouds without duplicate coordinates).
+    """
+    keys = coords.float().masked_fill(~mask[..., None], torch.inf)
+    order = torch.arange(coords.shape[1], device=coords.device).expand(coords.shape[:2])
+    for axis in reversed(range(coords.shape[-1])):
+        key = keys[..., axis].gather(1, order)
+        order = order.gather(1, key.argsort(dim=1, stable=True))
+    return order
+
+
+def select_supernodes(mask: Tensor, num_supernodes: int, random: bool) -> tuple[Tensor, Tensor]:
+    """Pick min(num_supernodes, N) supernodes per cloud among its real points.
+
+    `random`: uniformly without replacement (torch's global RNG). Otherwise a deterministic,
+    evenly strided subset of the (canonically ordered, real-first) points. A cloud with fewer
+    real points than supernodes uses all of them; the remaining slots are invalid.
+    Returns indices (B, S) and validity (B, S).
+    """
+    num_points = mask.shape[1]
+    num_slots = min(num_supernodes, num_points)
+    if random:
+        scores = torch.rand(mask.shape, device=mask.device).masked_fill(~mask, -1.0)
+        index = scores.topk(num_slots, dim=1).indices
+    else:
+        slot = torch.arange(num_slots, device=mask.device)
+        num_real = mask.sum(dim=1, keepdim=True)
+        strided = torch.div(slot * num_real, num_slots, rounding_mode="floor")
+        index = torch.where(num_real >= num_slots, strided, slot)
+    return index, mask.gather(1, index)
+
+
+def neighbour_graph(
+    coords: Tensor,
+    mask: Tensor,
+    supernode_index: Tensor,
+    supernode_valid: Tensor,
+    max_neighbours: int,
+    radius: float | None,
+) -> tuple[Tensor, Tensor]:
+    """The up to `max_neighbours` nearest real points of each supernode (within `radius` if set).
+
+    Each supernode is its own neighbour (distance 0), so a valid supernode always has an edge.
+    Returns neighbour indices (B, S, K) and edge validity (B, S, K), K = min(max_neighbours, N).
+    """
+    coords = coords.float()
+    centres = coords.gather(1, supernode_index[..., None].expand(-1, -1, coords.shape[-1]))
+    distance = torch.cdist(centres, coords, compute_mode="donot_use_mm_for_euclid_dist")
+    distance = distance.masked_fill(~mask[:, None, :], torch.inf)
+    k = min(max_neighbours, coords.shape[1])
+    nearest, index = distance.topk(k, dim=2, largest=False)
+    valid = nearest.isfinite() & supernode_valid[..., None]
+    if radius is not None:
+        valid &= nearest <= radius
+    return index, valid

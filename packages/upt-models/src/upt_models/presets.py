@@ -1,0 +1,66 @@
+"""Named model sizes: a tiny CPU model and the paper's UPT-8M / 17M / 68M."""
+
+from upt_models.approximator import ApproximatorConfig
+from upt_models.decoder import DecoderConfig
+from upt_models.encoder import EncoderConfig
+from upt_models.upt import UPTConfig
+
+
+def _official(
+    enc_dim: int, latent_dim: int, enc_heads: int, latent_heads: int, dec_perceiver_heads: int
+) -> dict:
+    """ml-jku/UPT transient-flow configs: depth 4 everywhere, 2048 supernodes, 512 latent tokens,
+    at most 32 neighbours; the decoder's perceiver runs at the encoder width; every block is
+    adaLN-conditioned on two scalars (the official timestep and velocity)."""
+    return dict(
+        encoder=EncoderConfig(
+            gnn_dim=enc_dim,
+            dim=enc_dim,
+            depth=4,
+            num_heads=enc_heads,
+            perceiver_num_heads=latent_heads,
+            num_supernodes=2048,
+            num_latent_tokens=512,
+            max_neighbours=32,
+        ),
+        approximator=ApproximatorConfig(dim=latent_dim, depth=4, num_heads=latent_heads),
+        decoder=DecoderConfig(
+            dim=latent_dim,
+            depth=4,
+            num_heads=latent_heads,
+            perceiver_dim=enc_dim,
+            perceiver_num_heads=dec_perceiver_heads,
+        ),
+        num_cond_scalars=2,
+        condition_codec=True,
+    )
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(
+        encoder=EncoderConfig(
+            gnn_dim=32,
+            dim=64,
+            depth=2,
+            num_heads=2,
+            perceiver_num_heads=2,
+            num_supernodes=128,
+            num_latent_tokens=32,
+            max_neighbours=16,
+        ),
+        approximator=ApproximatorConfig(dim=64, depth=2, num_heads=2),
+        decoder=DecoderConfig(
+            dim=64, depth=1, num_heads=2, perceiver_dim=64, perceiver_num_heads=2
+        ),
+    ),
+    "upt-8m": _official(64, 128, enc_heads=2, latent_heads=2, dec_perceiver_heads=2),
+    "upt-17m": _official(96, 192, enc_heads=2, latent_heads=3, dec_perceiver_heads=2),
+    "upt-68m": _official(192, 384, enc_heads=3, latent_heads=6, dec_perceiver_heads=3),
+}
+
+
+def preset(name: str, *, coord_dim: int, num_channels: int) -> UPTConfig:
+    """The named preset for data with `coord_dim` coordinates and `num_channels` field channels."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return UPTConfig(coord_dim=coord_dim, num_channels=num_channels, **PRESETS[name])

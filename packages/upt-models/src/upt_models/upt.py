@@ -1,0 +1,192 @@
+"""The Universal Physics Transformer: encode -> step (k times) -> decode, all in latent space."""
+
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from upt_models.approximator import Approximator, ApproximatorConfig
+from upt_models.conditioning import ScalarConditioner
+from upt_models.decoder import DecoderConfig, PerceiverDecoder
+from upt_models.encoder import EncoderConfig, PointEncoder
+
+
+@dataclass(frozen=True)
+class UPTConfig:
+    """Full model configuration; the latent width D is `approximator.dim`.
+
+    `num_cond_scalars` > 0 conditions the approximator on that many scalars through adaLN (the
+    condition vector has width 4 * D); `condition_codec` also conditions every encoder and
+    decoder block, as the official UPT does (then `encode` and `decode` need `cond` too).
+    Coordinates and scalars are multiplied by `embed_scale` before their sin-cos embedding:
+    normalize them to about [0, 1].
+    """
+
+    coord_dim: int
+    num_channels: int
+    encoder: EncoderConfig
+    approximator: ApproximatorConfig
+    decoder: DecoderConfig
+    num_cond_scalars: int = 0
+    condition_codec: bool = False
+    embed_scale: float = 1000.0
+
+    def __post_init__(self) -> None:
+        if self.condition_codec and self.num_cond_scalars == 0:
+            raise ValueError("condition_codec=True needs num_cond_scalars > 0")
+
+    @property
+    def cond_dim(self) -> int | None:
+        return 4 * self.approximator.dim if self.num_cond_scalars else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "UPTConfig":
+        """Inverse of `to_dict`; unknown or missing keys raise ValueError."""
+        nested = {
+            "encoder": EncoderConfig,
+            "approximator": ApproximatorConfig,
+            "decoder": DecoderConfig,
+        }
+        _check_keys("config", data, cls)
+        values = dict(data)
+        for key, sub_cls in nested.items():
+            _check_keys(key, values[key], sub_cls)
+            values[key] = sub_cls(**values[key])
+        return cls(**values)
+
+
+def _check_keys(name: str, data: dict[str, Any], cls: type) -> None:
+    names = {f.name for f in fields(cls)}
+    required = {
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+    }
+    if unknown := sorted(set(data) - names):
+        raise ValueError(f"{name}: unknown keys {unknown}; valid keys are {sorted(names)}")
+    if missing := sorted(required - set(data)):
+        raise ValueError(f"{name}: missing keys {missing}")
+
+
+def _check_shape(name: str, tensor: Tensor, expected: tuple[int | None, ...], axes: str) -> None:
+    if tensor.ndim != len(expected) or any(
+        e is not None and e != actual for e, actual in zip(expected, tensor.shape, strict=False)
+    ):
+        raise ValueError(f"{name} must have shape ({axes}); got {tuple(tensor.shape)}")
+
+
+class UPT(nn.Module):
+    """Universal Physics Transformer (Alkin et al. 2024).
+
+    `encode` and `decode` follow the encoder/decoder signatures of upt-losses, so
+    `encoder=model.encode, decoder=model.decode` plug in directly (for models with
+    `condition_codec`, bind `cond` first, e.g. with functools.partial).
+    """
+
+    def __init__(self, config: UPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        latent_dim, cond_dim = config.approximator.dim, config.cond_dim
+        codec_cond_dim = cond_dim if config.condition_codec else None
+        self.conditioner = (
+            ScalarConditioner(config.num_cond_scalars, latent_dim, cond_dim, config.embed_scale)
+            if cond_dim
+            else None
+        )
+        self.encoder = PointEncoder(
+            config.encoder,
+            config.coord_dim,
+            config.num_channels,
+            latent_dim,
+            codec_cond_dim,
+            config.embed_scale,
+        )
+        self.approximator = Approximator(config.approximator, cond_dim)
+        self.decoder = PerceiverDecoder(
+            config.decoder,
+            config.coord_dim,
+            config.num_channels,
+            latent_dim,
+            codec_cond_dim,
+            config.embed_scale,
+        )
+
+    def _condition(self, cond: Tensor | None, batch: int, required: bool) -> Tensor | None:
+        n = self.config.num_cond_scalars
+        if cond is None:
+            if required:
+                raise ValueError(
+                    f"this model is conditioned on {n} scalars: pass cond of shape ({batch}, {n})"
+                )
+            return None
+        if self.conditioner is None:
+            raise ValueError("cond was given but the model has num_cond_scalars=0")
+        _check_shape("cond", cond, (batch, n), f"batch={batch}, num_cond_scalars={n}")
+        return self.conditioner(cond) if required else None
+
+    def encode(
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        mask: Tensor | None = None,
+        cond: Tensor | None = None,
+    ) -> Tensor:
+        """fields (B, N, C), coords (B, N, d), mask (B, N) bool (True = real point),
+        cond (B, num_cond_scalars) -> latent (B, L, D)."""
+        c, d = self.config.num_channels, self.config.coord_dim
+        _check_shape("fields", fields, (None, None, c), f"batch, points, channels={c}")
+        b, n = fields.shape[:2]
+        _check_shape("coords", coords, (b, n, d), f"batch={b}, points={n}, coord_dim={d}")
+        if mask is not None:
+            _check_shape("mask", mask, (b, n), f"batch={b}, points={n}")
+            if mask.dtype != torch.bool:
+                raise ValueError(f"mask must be bool (True = real point); got {mask.dtype}")
+            if not mask.any(dim=1).all():
+                raise ValueError("every point cloud needs at least one real point")
+        condition = self._condition(cond, b, self.config.condition_codec)
+        return self.encoder(fields, coords, mask, condition)
+
+    def _check_latent(self, latent: Tensor) -> None:
+        tokens, dim = self.config.encoder.num_latent_tokens, self.config.approximator.dim
+        _check_shape("latent", latent, (None, tokens, dim), f"batch, tokens={tokens}, dim={dim}")
+
+    def step(self, latent: Tensor, cond: Tensor | None = None) -> Tensor:
+        """latent (B, L, D), cond (B, num_cond_scalars) -> latent one time step later (B, L, D)."""
+        self._check_latent(latent)
+        required = self.conditioner is not None
+        return self.approximator(latent, self._condition(cond, latent.shape[0], required))
+
+    def rollout(self, latent: Tensor, num_steps: int, cond: Tensor | None = None) -> Tensor:
+        """latent (B, L, D) -> the next `num_steps` latents (B, num_steps, L, D)."""
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be >= 1; got {num_steps}")
+        latents = []
+        for _ in range(num_steps):
+            latent = self.step(latent, cond)
+            latents.append(latent)
+        return rearrange(latents, "t b l d -> b t l d")
+
+    def decode(self, latent: Tensor, query_coords: Tensor, cond: Tensor | None = None) -> Tensor:
+        """latent (B, L, D), query_coords (B, Q, d), cond (B, num_cond_scalars) -> (B, Q, C)."""
+        self._check_latent(latent)
+        b, d = latent.shape[0], self.config.coord_dim
+        _check_shape(
+            "query_coords", query_coords, (b, None, d), f"batch={b}, queries, coord_dim={d}"
+        )
+        condition = self._condition(cond, b, self.config.condition_codec)
+        return self.decoder(latent, query_coords, condition)
+
+    def forward(
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        query_coords: Tensor,
+        mask: Tensor | None = None,
+        cond: Tensor | None = None,
+    ) -> Tensor:
+        """One step ahead: fields at coords (B, N, C) -> fields at query_coords (B, Q, C)."""
+        latent = self.encode(fields, coords, mask, cond)
+        return self.decode(self.step(latent, cond), query_coords, cond)
