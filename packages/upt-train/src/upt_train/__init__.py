@@ -1,0 +1,1 @@
+"""Configs, the training loop, evaluation and the `upt-train` command."""
