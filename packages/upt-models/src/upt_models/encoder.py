@@ -4,6 +4,7 @@ import itertools
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
@@ -57,17 +58,24 @@ class SupernodePooling(nn.Module):
         edge_valid: Tensor,
     ) -> Tensor:
         """fields (B, N, C), coords (B, N, d), supernode_index (B, S), neighbours and
-        edge_valid (B, S, K) -> supernode features (B, S, dim)."""
+        edge_valid (B, S, K) -> supernode features (B, S, dim).
+
+        The message MLP sees [source point, supernode] per edge. Its first layer is linear, so it
+        is applied per point and per supernode and then gathered per edge: the same function as
+        concatenating per edge, for N + S instead of S * K rows.
+        """
         points = self.field_embed(fields) + self.pos_embed(coords)
-        flat = rearrange(points, "b n c -> (b n) c")
-        offset = rearrange(torch.arange(points.shape[0], device=points.device), "b -> b 1")
-        source = flat[neighbours + rearrange(offset, "b 1 -> b 1 1") * points.shape[1]]
-        centre = flat[supernode_index + offset * points.shape[1]]
-        pair = torch.cat([source, repeat(centre, "b s c -> b s k c", k=source.shape[2])], dim=-1)
-        weight = edge_valid.to(source.dtype)
+        w_source, w_centre = self.message[0].weight.chunk(2, dim=1)
+        batch_offset = torch.arange(points.shape[0], device=points.device) * points.shape[1]
+        flat_source = rearrange(F.linear(points, w_source), "b n c -> (b n) c")
+        flat_points = rearrange(points, "b n c -> (b n) c")
+        source = flat_source[neighbours + rearrange(batch_offset, "b -> b 1 1")]
+        centre = flat_points[supernode_index + rearrange(batch_offset, "b -> b 1")]
+        centre = F.linear(centre, w_centre, self.message[0].bias)
+        messages = self.message[1:](source + rearrange(centre, "b s c -> b s 1 c"))
+        weight = edge_valid.to(messages.dtype)
         count = weight.sum(dim=2).clamp(min=1.0)
-        messages = torch.einsum("bskc,bsk->bsc", self.message(pair), weight)
-        return messages / rearrange(count, "b s -> b s 1")
+        return torch.einsum("bskc,bsk->bsc", messages, weight) / rearrange(count, "b s -> b s 1")
 
 
 class PointEncoder(nn.Module):
