@@ -1,11 +1,9 @@
-import itertools
-
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upt_models.graph import canonical_order, neighbour_graph, select_supernodes
+from upt_models.graph import canonical_order, morton_code, neighbour_graph, select_supernodes
 
 
 def _padded_mask(sizes: list[int], width: int) -> torch.Tensor:
@@ -22,7 +20,29 @@ def test_canonical_order_depends_on_the_set_not_the_order(n: int, d: int, seed: 
     shuffled = coords[:, perm]
     sorted_b = shuffled[0, canonical_order(shuffled, torch.ones(1, n, dtype=torch.bool))[0]]
     assert torch.equal(sorted_a, sorted_b)
-    assert all(tuple(a) <= tuple(b) for a, b in itertools.pairwise(sorted_a.tolist()))
+
+
+def test_canonical_order_follows_the_z_curve() -> None:
+    # a 2 x 2 grid in Z order: (0, 0), (1, 0), (0, 1), (1, 1) with axis 0 as the lowest bit
+    coords = torch.tensor([[[1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]])
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    assert canonical_order(coords, mask).tolist() == [[3, 2, 1, 0]]
+    codes = morton_code(coords, mask)[0]
+    assert codes.tolist() == sorted(codes.tolist(), reverse=True)
+
+
+def test_eval_supernodes_put_one_in_each_aligned_block_of_a_grid() -> None:
+    """The even stride along the Z curve spreads supernodes over both axes: on a 16 x 16 grid,
+    16 supernodes land one in each 4 x 4 block (a lexicographic stride would fill one row)."""
+    axis = torch.arange(16)
+    cells = torch.cartesian_prod(axis, axis)
+    coords = (cells / 15.0)[torch.randperm(256)][None]
+    mask = torch.ones(1, 256, dtype=torch.bool)
+    order = canonical_order(coords, mask)
+    index, _ = select_supernodes(mask, 16, random=False)
+    chosen = (coords[0, order[0, index[0]]] * 15).round().long()
+    blocks = {(int(i) // 4, int(j) // 4) for i, j in chosen}
+    assert len(blocks) == 16
 
 
 def test_canonical_order_puts_padding_last() -> None:

@@ -9,18 +9,41 @@ import torch
 from torch import Tensor
 
 
-def canonical_order(coords: Tensor, mask: Tensor) -> Tensor:
-    """Permutation (B, N) that sorts each cloud lexicographically by coordinate, padding last.
+def morton_code(coords: Tensor, mask: Tensor) -> Tensor:
+    """Z-order (Morton) code (B, N) int64 of each point within its cloud's bounding box.
 
-    Everything downstream of this order depends on the point set, not the order it came in
-    (for clouds without duplicate coordinates).
+    Consecutive codes are spatially close, so an even stride along them spreads points over the
+    domain in every dimension. Padding gets the largest code.
+    """
+    num_axes = coords.shape[-1]
+    bits = 62 // num_axes
+    x = coords.double()
+    padding = ~mask[..., None]
+    low = x.masked_fill(padding, torch.inf).amin(dim=1, keepdim=True)
+    high = x.masked_fill(padding, -torch.inf).amax(dim=1, keepdim=True)
+    extent = (high - low).clamp(min=torch.finfo(torch.float64).tiny)
+    cells = ((x - low) / extent * 2**bits).long().clamp(0, 2**bits - 1)
+    code = torch.zeros(mask.shape, dtype=torch.int64, device=coords.device)
+    for bit in range(bits):
+        for axis in range(num_axes):
+            code |= ((cells[..., axis] >> bit) & 1) << (bit * num_axes + axis)
+    return code.masked_fill(~mask, torch.iinfo(torch.int64).max)
+
+
+def canonical_order(coords: Tensor, mask: Tensor) -> Tensor:
+    """Permutation (B, N) that sorts each cloud along the Z-order curve, padding last.
+
+    Points sharing a Morton cell are ordered lexicographically by coordinate, so everything
+    downstream of this order depends on the point set, not the order it came in (for clouds
+    without duplicate coordinates).
     """
     keys = coords.float().masked_fill(~mask[..., None], torch.inf)
     order = torch.arange(coords.shape[1], device=coords.device).expand(coords.shape[:2])
     for axis in reversed(range(coords.shape[-1])):
         key = keys[..., axis].gather(1, order)
         order = order.gather(1, key.argsort(dim=1, stable=True))
-    return order
+    code = morton_code(coords, mask).gather(1, order)
+    return order.gather(1, code.argsort(dim=1, stable=True))
 
 
 def select_supernodes(mask: Tensor, num_supernodes: int, random: bool) -> tuple[Tensor, Tensor]:
