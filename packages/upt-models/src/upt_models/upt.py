@@ -78,6 +78,15 @@ def _check_shape(name: str, tensor: Tensor, expected: tuple[int | None, ...], ax
         raise ValueError(f"{name} must have shape ({axes}); got {tuple(tensor.shape)}")
 
 
+def _init_linear(module: nn.Module) -> None:
+    """Xavier-uniform weights and zero biases, as the official UPT. With PyTorch's default init
+    the field embedding is so small next to the position embedding that, on zero-mean fields,
+    training sat at the predict-zero plateau for 3000 steps where this init left it after ~1200."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class UPT(nn.Module):
     """Universal Physics Transformer (Alkin et al. 2024).
 
@@ -113,6 +122,7 @@ class UPT(nn.Module):
             codec_cond_dim,
             config.embed_scale,
         )
+        self.apply(_init_linear)
 
     def _condition(self, cond: Tensor | None, batch: int, required: bool) -> Tensor | None:
         n = self.config.num_cond_scalars
