@@ -111,7 +111,11 @@ def _check_entry(path: Path, name: str, entry: Any, data_bytes: int) -> None:
 
 def read_config(path: str | os.PathLike) -> UPTConfig:
     """The model config stored in a checkpoint written by `save_upt`."""
-    metadata = read_header(path).get("__metadata__") or {}
+    return _config_from_header(path, read_header(path))
+
+
+def _config_from_header(path: str | os.PathLike, header: dict[str, Any]) -> UPTConfig:
+    metadata = header.get("__metadata__") or {}
     if metadata.get("format") != FORMAT or "config" not in metadata:
         raise CheckpointError(
             f"{path}: no upt-models metadata (format {metadata.get('format')!r},"
@@ -141,7 +145,8 @@ def load_upt(path: str | os.PathLike, config: UPTConfig | None = None) -> UPT:
     With `config`, the stored config must equal it; the first differing field is named otherwise.
     Tensor names and shapes are checked against the model before loading.
     """
-    stored = read_config(path)
+    header = read_header(path)
+    stored = _config_from_header(path, header)
     if config is not None and config != stored:
         field = _first_difference(stored.to_dict(), config.to_dict())
         raise CheckpointError(
@@ -150,7 +155,6 @@ def load_upt(path: str | os.PathLike, config: UPTConfig | None = None) -> UPT:
             f"{_lookup(config.to_dict(), field)!r}"
         )
     model = UPT(stored)
-    header = read_header(path)
     expected = {name: list(t.shape) for name, t in model.state_dict().items()}
     found = {name: entry["shape"] for name, entry in header.items() if name != "__metadata__"}
     for name in sorted(set(expected) | set(found)):
