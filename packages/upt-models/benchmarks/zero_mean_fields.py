@@ -2,6 +2,7 @@
 
     uv run python packages/upt-models/benchmarks/zero_mean_fields.py --init xavier
     uv run python packages/upt-models/benchmarks/zero_mean_fields.py --init torch
+    uv run python packages/upt-models/benchmarks/zero_mean_fields.py --preset tiny --steps 2000
 
 Mean pooling of a zero-mean field carries no information about its phase, so a freshly
 initialized UPT starts on a plateau that predicts zero (loss 0.5, the variance of the sine); the
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from upt_models import UPT, ApproximatorConfig, DecoderConfig, EncoderConfig, UPTConfig
+from upt_models import UPT, ApproximatorConfig, DecoderConfig, EncoderConfig, UPTConfig, preset
 
 CONFIG = UPTConfig(
     coord_dim=1,
@@ -37,13 +38,16 @@ CONFIG = UPTConfig(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", help="a preset instead of the 16-wide test model")
+    parser.add_argument("--points", type=int, default=64)
     parser.add_argument("--init", choices=["xavier", "torch"], default="xavier")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = UPT(CONFIG).train()
+    config = preset(args.preset, coord_dim=1, num_channels=1) if args.preset else CONFIG
+    model = UPT(config).train()
     if args.init == "torch":
         for module in model.modules():
             if isinstance(module, nn.Linear):
@@ -52,7 +56,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     window = []
     for step in range(1, args.steps + 1):
-        coords, queries = torch.rand(2, 16, 64, 1, generator=gen)
+        coords, queries = torch.rand(2, 16, args.points, 1, generator=gen)
         phase = 2 * torch.pi * torch.rand(16, 1, 1, generator=gen)
         prediction = model(torch.sin(2 * torch.pi * coords + phase), coords, queries)
         loss = F.mse_loss(prediction, torch.sin(2 * torch.pi * queries + phase))
@@ -61,7 +65,8 @@ def main() -> None:
         optimizer.step()
         window.append(loss.item())
         if step % 250 == 0:
-            print(f"init={args.init} step {step}: mean loss {sum(window) / len(window):.4f}")
+            mean = sum(window) / len(window)
+            print(f"{args.preset or 'small'} init={args.init} step {step}: mean loss {mean:.4f}")
             window = []
 
 
