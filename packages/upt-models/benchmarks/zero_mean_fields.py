@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=64)
     parser.add_argument("--init", choices=["xavier", "torch"], default="xavier")
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -52,7 +53,7 @@ def main() -> None:
         for module in model.modules():
             if isinstance(module, nn.Linear):
                 module.reset_parameters()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     gen = torch.Generator().manual_seed(0)
     window = []
     for step in range(1, args.steps + 1):
@@ -66,7 +67,7 @@ def main() -> None:
         window.append(loss.item())
         if step % 250 == 0:
             mean = sum(window) / len(window)
-            print(f"{args.preset or 'small'} init={args.init} step {step}: mean loss {mean:.4f}")
+            print(f"{args.preset or 'small'} lr={args.lr} step {step}: mean loss {mean:.4f}")
             window = []
 
 

@@ -111,11 +111,11 @@ class PointEncoder(nn.Module):
         """fields (B, N, C), coords (B, N, d), mask (B, N) bool, True = real point,
         cond (B, cond_dim) -> latent (B, L, latent_dim).
 
-        Supernodes are random in training mode and deterministic in eval mode; clouds with fewer
-        real points than supernodes use all of their points as supernodes (the other slots are
-        masked out of attention).
+        Supernodes are random in training mode and deterministic in eval mode; there are
+        min(num_supernodes, N) slots, and a cloud with fewer real points than slots uses all of
+        its points as supernodes (the other slots are masked out of attention).
         """
-        padded = mask is not None or fields.shape[1] < self.config.num_supernodes
+        padded = mask is not None
         if mask is None:
             mask = torch.ones(fields.shape[:2], dtype=torch.bool, device=fields.device)
         fields = fields.masked_fill(~mask[..., None], 0.0)
