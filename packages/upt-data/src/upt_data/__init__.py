@@ -1,1 +1,40 @@
-"""Burgers data, zarr field stores and datasets for UPT."""
+"""Burgers data, zarr field stores and torch datasets for UPT."""
+
+from upt_data.burgers import solve_burgers
+from upt_data.dataset import NextStepDataset, TrajectoryDataset
+from upt_data.errors import (
+    IndexOutOfRangeError,
+    InputFileError,
+    InvalidArgumentError,
+    NonFiniteDataError,
+    NotAStoreError,
+    StoreExistsError,
+    StoreLayoutError,
+    StoreNotFoundError,
+    UptDataError,
+)
+from upt_data.generate import BurgersSpec, generate_burgers_store
+from upt_data.initial_conditions import PDEBenchSineFamily
+from upt_data.pdebench import import_pdebench
+from upt_data.store import FieldStore, Normalization
+
+__all__ = [
+    "BurgersSpec",
+    "FieldStore",
+    "IndexOutOfRangeError",
+    "InputFileError",
+    "InvalidArgumentError",
+    "NextStepDataset",
+    "NonFiniteDataError",
+    "Normalization",
+    "NotAStoreError",
+    "PDEBenchSineFamily",
+    "StoreExistsError",
+    "StoreLayoutError",
+    "StoreNotFoundError",
+    "TrajectoryDataset",
+    "UptDataError",
+    "generate_burgers_store",
+    "import_pdebench",
+    "solve_burgers",
+]

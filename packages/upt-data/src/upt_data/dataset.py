@@ -1,0 +1,151 @@
+"""Torch datasets over a field store: next-step pairs for training, whole trajectories for rollouts.
+
+Both are safe under DataLoader workers: each process opens the store itself on first use.
+Random point subsets come from a generator seeded by (seed, epoch, index), so a sample does not
+depend on which worker draws it, and `set_epoch` gives every epoch fresh subsets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from upt_data.errors import IndexOutOfRangeError, InvalidArgumentError
+from upt_data.store import SPLITS, FieldStore
+
+
+class _StoreDataset(Dataset):
+    """Opens the store lazily, once per process."""
+
+    def __init__(self, url: str | Path, split: str, normalize: bool) -> None:
+        if split not in SPLITS:
+            raise InvalidArgumentError(f"split must be one of {SPLITS}, found {split!r}")
+        self.url, self.split, self.normalize = str(url), split, normalize
+        self._store: FieldStore | None = FieldStore.open(self.url)
+        self._pid = os.getpid()
+
+    @property
+    def store(self) -> FieldStore:
+        if self._store is None or self._pid != os.getpid():
+            self._store, self._pid = FieldStore.open(self.url), os.getpid()
+        return self._store
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_store": None}
+
+    def _frames(self, trajectory: int) -> Tensor:
+        """(time, point, channel) float32, normalized if asked."""
+        fields = self.store.trajectory(self.split, trajectory)
+        if self.normalize:
+            fields = self.store.normalization.normalize(fields)
+        return torch.from_numpy(fields)
+
+    def _meta(self, trajectory: int) -> dict[str, Any]:
+        return {
+            "trajectory": trajectory,
+            "viscosity": self.store.viscosity,
+            "grid_shape": tuple(self.store.coords.shape[:1]),
+        }
+
+
+def _subset(count: int, size: int | None, generator: torch.Generator) -> Tensor:
+    """`size` distinct indices out of `count`, in increasing order (all of them for None)."""
+    if size is None or size >= count:
+        return torch.arange(count)
+    return torch.randperm(count, generator=generator)[:size].sort().values
+
+
+class NextStepDataset(_StoreDataset):
+    """Samples (frame t at input points -> frame t + stride at query points).
+
+    Each item holds `fields_orig` (n, C) at `coords` (n, d), `query_coords` (q, d) and `target`
+    (q, C), and `meta` (trajectory, time_index, time, dt, viscosity, grid_shape). `input_points`
+    and `query_points` draw random subsets of the stored points (to imitate irregular meshes);
+    None keeps all of them.
+    """
+
+    def __init__(
+        self,
+        url: str | Path,
+        split: str = "train",
+        *,
+        stride: int = 1,
+        input_points: int | None = None,
+        query_points: int | None = None,
+        normalize: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(url, split, normalize)
+        num_times, num_points = len(self.store.times), len(self.store.coords)
+        if not 1 <= stride < num_times:
+            raise InvalidArgumentError(f"stride must lie in [1, {num_times - 1}], found {stride}")
+        for name, value in (("input_points", input_points), ("query_points", query_points)):
+            if value is not None and not 1 <= value <= num_points:
+                raise InvalidArgumentError(
+                    f"{name} must be None or lie in [1, {num_points}], found {value}"
+                )
+        self.stride, self.input_points, self.query_points = stride, input_points, query_points
+        self.seed, self.epoch = seed, 0
+        self.pairs_per_trajectory = num_times - stride
+        self.num_trajectories = self.store.num_trajectories(split)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new point subsets in the next epoch (call before creating its iterator)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_trajectories * self.pairs_per_trajectory
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        generator = torch.Generator().manual_seed(
+            hash((self.seed, self.epoch, int(index))) & 0x7FFF_FFFF_FFFF_FFFF
+        )
+        return self.sample(index, generator)
+
+    def sample(self, index: int, generator: torch.Generator) -> dict[str, Any]:
+        """Item `index` with point subsets drawn from `generator`."""
+        if not 0 <= index < len(self):
+            raise IndexOutOfRangeError(f"index {index} out of range for {len(self)} samples")
+        trajectory, time_index = divmod(int(index), self.pairs_per_trajectory)
+        frames = self._frames(trajectory)
+        coords = torch.from_numpy(self.store.coords).float()
+        inputs = _subset(len(coords), self.input_points, generator)
+        queries = _subset(len(coords), self.query_points, generator)
+        times = self.store.times
+        return {
+            "fields_orig": frames[time_index, inputs],
+            "coords": coords[inputs],
+            "query_coords": coords[queries],
+            "target": frames[time_index + self.stride, queries],
+            "meta": {
+                **self._meta(trajectory),
+                "time_index": time_index,
+                "time": float(times[time_index]),
+                "dt": float(times[time_index + self.stride] - times[time_index]),
+            },
+        }
+
+
+class TrajectoryDataset(_StoreDataset):
+    """Whole trajectories: `fields` (time, point, channel), `coords`, `times`, `meta`."""
+
+    def __init__(self, url: str | Path, split: str = "test", *, normalize: bool = True) -> None:
+        super().__init__(url, split, normalize)
+
+    def __len__(self) -> int:
+        return self.store.num_trajectories(self.split)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexOutOfRangeError(f"trajectory {index} out of range for {len(self)}")
+        return {
+            "fields": self._frames(int(index)),
+            "coords": torch.from_numpy(self.store.coords).float(),
+            "times": torch.from_numpy(self.store.times).float(),
+            "meta": self._meta(int(index)),
+        }

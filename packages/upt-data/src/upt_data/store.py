@@ -1,0 +1,216 @@
+"""Field stores: zarr v3 groups holding train/valid/test trajectories of a field.
+
+Layout (validated on open):
+
+    /                 attrs: layout_version, equation, viscosity, initial_conditions, generator,
+                             generator_version, seed, normalization {mean, std} (train split),
+                             complete = true (written last)
+    /coords           (point, coord_dim) float64: cell centres
+    /times            (time,) float64
+    /{split}/fields   (trajectory, time, point, channel) float32, one chunk per trajectory
+
+Stores open read-only from any fsspec URL (a local path, `memory://...`, `s3://...`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+import zarr
+import zarr.storage
+from zarr.errors import GroupNotFoundError
+
+from upt_data.errors import (
+    IndexOutOfRangeError,
+    NonFiniteDataError,
+    NotAStoreError,
+    StoreLayoutError,
+    StoreNotFoundError,
+)
+
+LAYOUT_VERSION = 1
+SPLITS = ("train", "valid", "test")
+REQUIRED_ATTRS = (
+    "layout_version",
+    "equation",
+    "viscosity",
+    "initial_conditions",
+    "generator",
+    "generator_version",
+    "seed",
+    "normalization",
+    "complete",
+)
+
+
+def is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def local_path(url: str) -> Path:
+    return Path(url.removeprefix("file://"))
+
+
+def zarr_store(url: str, read_only: bool) -> zarr.storage.StoreLike:
+    """A zarr store for a local path or any fsspec URL."""
+    if is_local(url):
+        return zarr.storage.LocalStore(local_path(url), read_only=read_only)
+    return zarr.storage.FsspecStore.from_url(url, read_only=read_only)
+
+
+def store_exists(url: str) -> bool:
+    """Whether something is already at `url` (a complete store or not)."""
+    if is_local(url):
+        return local_path(url).exists()
+    filesystem, path = fsspec.core.url_to_fs(url)
+    return bool(filesystem.exists(path))
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel mean and standard deviation of the train split."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def normalize(self, fields: np.ndarray) -> np.ndarray:
+        return (fields - self.mean) / self.std
+
+    def denormalize(self, fields: np.ndarray) -> np.ndarray:
+        return fields * self.std + self.mean
+
+
+class FieldStore:
+    """A validated, read-only field store. Open with `FieldStore.open(url)`."""
+
+    def __init__(self, url: str, group: zarr.Group) -> None:
+        self.url = url
+        self._group = group
+        self.attrs: dict[str, Any] = dict(group.attrs)
+        self.coords: np.ndarray = group["coords"][...]
+        self.times: np.ndarray = group["times"][...]
+        stats = self.attrs["normalization"]
+        self.normalization = Normalization(
+            np.asarray(stats["mean"], dtype=np.float32), np.asarray(stats["std"], dtype=np.float32)
+        )
+        self.trajectory = functools.lru_cache(maxsize=64)(self._trajectory)
+
+    @classmethod
+    def open(cls, url: str | Path) -> FieldStore:
+        """Open and validate; raises a specific UptDataError when something is off."""
+        url = str(url)
+        if is_local(url) and not local_path(url).exists():
+            raise StoreNotFoundError(f"no field store at {url}: the path does not exist")
+        try:
+            group = zarr.open_group(zarr_store(url, read_only=True), mode="r")
+        except (GroupNotFoundError, FileNotFoundError) as error:
+            if not is_local(url):
+                raise StoreNotFoundError(f"no field store at {url}") from error
+            raise NotAStoreError(
+                f"{url} is not a zarr v3 group (no zarr.json); is it a field store?"
+            ) from error
+        except (ValueError, KeyError, TypeError) as error:
+            raise NotAStoreError(f"{url} is not a readable zarr v3 group: {error}") from error
+        validate_layout(url, group)
+        return cls(url, group)
+
+    def num_trajectories(self, split: str) -> int:
+        return self.fields(split).shape[0]
+
+    @property
+    def num_channels(self) -> int:
+        return self.fields("train").shape[3]
+
+    @property
+    def viscosity(self) -> float:
+        return float(self.attrs["viscosity"])
+
+    def fields(self, split: str) -> zarr.Array:
+        """The (trajectory, time, point, channel) array of a split."""
+        if split not in SPLITS:
+            raise IndexOutOfRangeError(f"split must be one of {SPLITS}; got {split!r}")
+        return self._group[f"{split}/fields"]
+
+    def read_trajectories(self, split: str, indices: Sequence[int] | slice) -> np.ndarray:
+        """Physical-unit fields (k, time, point, channel) float32; NaN or Inf raise."""
+        array = self.fields(split)
+        count = array.shape[0]
+        if isinstance(indices, slice):
+            indices = range(*indices.indices(count))
+        bad = [i for i in indices if not 0 <= i < count]
+        if bad:
+            raise IndexOutOfRangeError(
+                f"trajectories {bad} out of range for split {split!r} with {count} trajectories"
+            )
+        data = np.stack([array[i] for i in indices]) if len(indices) else array[:0]
+        if not np.isfinite(data).all():
+            raise NonFiniteDataError(
+                f"{self.url}: split {split!r} holds NaN or Inf in trajectories {list(indices)}"
+            )
+        return data
+
+    def _trajectory(self, split: str, index: int) -> np.ndarray:
+        """One trajectory (time, point, channel); `trajectory` is this with a cache."""
+        return self.read_trajectories(split, [index])[0]
+
+
+def validate_layout(url: str, group: zarr.Group) -> None:
+    """Check attributes, arrays, shapes and dtypes; raise StoreLayoutError naming the problem."""
+    attrs = dict(group.attrs)
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise StoreLayoutError(
+            f"{url}: attributes {missing} are missing; not a complete field store"
+        )
+    if attrs["complete"] is not True:
+        raise StoreLayoutError(f"{url}: the store was not completely written (complete != true)")
+    if attrs["layout_version"] != LAYOUT_VERSION:
+        raise StoreLayoutError(
+            f"{url}: layout version {attrs['layout_version']}; this upt-data reads {LAYOUT_VERSION}"
+        )
+    names = {"coords", "times", *(f"{s}/fields" for s in SPLITS)}
+    arrays = {}
+    for name in sorted(names):
+        try:
+            arrays[name] = group[name]
+        except KeyError as error:
+            raise StoreLayoutError(f"{url}: array {name!r} is missing") from error
+        if not isinstance(arrays[name], zarr.Array):
+            raise StoreLayoutError(f"{url}: {name!r} must be an array, found a group")
+    coords, times = arrays["coords"], arrays["times"]
+    if coords.ndim != 2 or times.ndim != 1:
+        raise StoreLayoutError(
+            f"{url}: expected coords (point, coord_dim) and times (time,); found shapes "
+            f"{coords.shape} and {times.shape}"
+        )
+    expected = (times.shape[0], coords.shape[0])
+    for split in SPLITS:
+        fields = arrays[f"{split}/fields"]
+        if fields.ndim != 4 or fields.shape[1:3] != expected:
+            raise StoreLayoutError(
+                f"{url}: {split}/fields must have shape (trajectory, {expected[0]}, {expected[1]}, "
+                f"channel) to match times and coords; found {fields.shape}"
+            )
+        if fields.dtype not in (np.float32, np.float64):
+            raise StoreLayoutError(
+                f"{url}: {split}/fields must be float32 or float64, found {fields.dtype}"
+            )
+    channels = arrays["train/fields"].shape[3]
+    stats = attrs["normalization"]
+    if not (
+        isinstance(stats, dict)
+        and all(len(stats.get(k, [])) == channels for k in ("mean", "std"))
+        and all(math.isfinite(v) for v in [*stats["mean"], *stats["std"]])
+        and all(v > 0 for v in stats["std"])
+    ):
+        raise StoreLayoutError(
+            f"{url}: normalization must hold finite mean and positive std lists of length "
+            f"{channels}; found {stats}"
+        )
