@@ -95,3 +95,14 @@ def test_index_out_of_range(small_store: FieldStore) -> None:
     dataset = NextStepDataset(small_store.url, "test")
     with pytest.raises(IndexOutOfRangeError, match="index 30 out of range for 30 samples"):
         dataset[30]
+
+
+def test_grid_stride_keeps_every_kth_point(small_store: FieldStore) -> None:
+    coarse = NextStepDataset(small_store.url, grid_stride=4, query_points=3, seed=2)[5]
+    full = NextStepDataset(small_store.url)[5]
+    assert coarse["coords"].shape == (8, 1)
+    torch.testing.assert_close(coarse["coords"], full["coords"][::4])
+    torch.testing.assert_close(coarse["fields_orig"], full["fields_orig"][::4])
+    assert set(coarse["query_coords"][:, 0].tolist()) <= set(full["coords"][::4, 0].tolist())
+    with pytest.raises(InvalidArgumentError, match="grid_stride must be >= 1 and divide the 32"):
+        NextStepDataset(small_store.url, grid_stride=3)

@@ -64,9 +64,9 @@ class NextStepDataset(_StoreDataset):
     """Samples (frame t at input points -> frame t + stride at query points).
 
     Each item holds `fields_orig` (n, C) at `coords` (n, d), `query_coords` (q, d) and `target`
-    (q, C), and `meta` (trajectory, time_index, time, dt, viscosity, grid_shape). `input_points`
-    and `query_points` draw random subsets of the stored points (to imitate irregular meshes);
-    None keeps all of them.
+    (q, C), and `meta` (trajectory, time_index, time, dt, viscosity, grid_shape). `grid_stride`
+    keeps every k-th stored point (a coarser grid); `input_points` and `query_points` draw random
+    subsets of those points (to imitate irregular meshes); None keeps all of them.
     """
 
     def __init__(
@@ -75,15 +75,23 @@ class NextStepDataset(_StoreDataset):
         split: str = "train",
         *,
         stride: int = 1,
+        grid_stride: int = 1,
         input_points: int | None = None,
         query_points: int | None = None,
         normalize: bool = True,
         seed: int = 0,
     ) -> None:
         super().__init__(url, split, normalize)
-        num_times, num_points = len(self.store.times), len(self.store.coords)
+        num_times, num_stored = len(self.store.times), len(self.store.coords)
         if not 1 <= stride < num_times:
             raise InvalidArgumentError(f"stride must lie in [1, {num_times - 1}], found {stride}")
+        if grid_stride < 1 or num_stored % grid_stride:
+            raise InvalidArgumentError(
+                f"grid_stride must be >= 1 and divide the {num_stored} stored points, "
+                f"found {grid_stride}"
+            )
+        self.grid = torch.arange(0, num_stored, grid_stride)
+        num_points = len(self.grid)
         for name, value in (("input_points", input_points), ("query_points", query_points)):
             if value is not None and not 1 <= value <= num_points:
                 raise InvalidArgumentError(
@@ -112,8 +120,8 @@ class NextStepDataset(_StoreDataset):
         if not 0 <= index < len(self):
             raise IndexOutOfRangeError(f"index {index} out of range for {len(self)} samples")
         trajectory, time_index = divmod(int(index), self.pairs_per_trajectory)
-        frames = self._frames(trajectory)
-        coords = torch.from_numpy(self.store.coords).float()
+        frames = self._frames(trajectory)[:, self.grid]
+        coords = torch.from_numpy(self.store.coords).float()[self.grid]
         inputs = _subset(len(coords), self.input_points, generator)
         queries = _subset(len(coords), self.query_points, generator)
         times = self.store.times
