@@ -42,6 +42,7 @@ class DataConfig:
     num_test: int = 16
     seed: int = 0
     stride: int = 1
+    train_resolution: int | None = 256
     input_points: int | None = None
     query_points: int | None = 256
     num_workers: int = 0
@@ -55,6 +56,18 @@ class DataConfig:
             value = getattr(self, key)
             _require(value is None or value >= 1, f"data.{key}", "null or an integer >= 1", value)
         _require(self.num_workers >= 0, "data.num_workers", "an integer >= 0", self.num_workers)
+        train = self.train_resolution
+        _require(
+            train is None or (train >= 2 and self.resolution % train == 0),
+            "data.train_resolution",
+            f"null or a divisor of data.resolution ({self.resolution})",
+            train,
+        )
+
+    @property
+    def grid_stride(self) -> int:
+        """Every how many stored points the model sees one in training."""
+        return self.resolution // (self.train_resolution or self.resolution)
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,7 @@ class EvalConfig:
     batch_size: int = 16
     rollout_steps: int | None = None
     correlation_threshold: float = 0.8
-    super_resolution: tuple[int, ...] = (2048,)
+    super_resolution: tuple[int, ...] = (512, 1024)
     plot_trajectories: int = 3
 
     def __post_init__(self) -> None:

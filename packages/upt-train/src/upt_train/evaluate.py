@@ -8,6 +8,7 @@ The given first frame is excluded from every metric. Errors are measured in phys
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -122,6 +123,8 @@ def evaluate(
 ) -> Evaluation:
     """All test metrics. `super_resolution_points` maps a label to point indices to decode at."""
     model.eval()
+    if not model.config.num_cond_scalars:
+        data = dataclasses.replace(data, cond=None)
     num_steps = min(rollout_steps or data.fields.shape[1] - 1, data.fields.shape[1] - 1)
     truth = data.denormalize(data.fields[:, 1 : num_steps + 1])
     model_truth = truth[:, :, data.model_points]
@@ -156,4 +159,9 @@ def evaluate(
         scalars[f"one_step_nrmse_{label}"] = nrmse(one_step_fine, fine_truth)
         fine_rollout = data.denormalize(run(query_points=points))
         scalars[f"latent_rollout_nrmse_{label}"] = nrmse(fine_rollout, truth[:, :, points])
-    return Evaluation(scalars, per_step, rollouts, model_truth)
+    return Evaluation(
+        scalars,
+        {name: values.cpu() for name, values in per_step.items()},
+        {name: values.cpu() for name, values in rollouts.items()},
+        model_truth.cpu(),
+    )

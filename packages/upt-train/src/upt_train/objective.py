@@ -28,7 +28,7 @@ class Batch:
 
     fields (B, N, C) and coords (B, N, d): the input field at its points (`fields_orig`);
     query_coords (B, Q, d) and target (B, Q, C): the field one step later at the query points;
-    cond (B, S): the scalars the model is conditioned on, or None.
+    cond (B, S): scalars for a conditioned model (ignored by an unconditioned one), or None.
     """
 
     fields: Tensor
@@ -56,12 +56,13 @@ class UPTObjective(nn.Module):
 
     def forward(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         model, config = self.model, self.config
-        codec_cond = batch.cond if model.config.condition_codec else None
+        cond = batch.cond if model.config.num_cond_scalars else None
+        codec_cond = cond if model.config.condition_codec else None
         encode = partial(model.encode, cond=codec_cond)
         decode = partial(model.decode, cond=codec_cond)
 
         latent = encode(batch.fields, batch.coords)
-        next_latent = model.step(latent, batch.cond)
+        next_latent = model.step(latent, cond)
         prediction = decode(next_latent, batch.query_coords)
         losses = {"next_step": masked_mean_squared_error(prediction, batch.target)}
         if config.use_upt_inverse_losses:

@@ -1,0 +1,94 @@
+"""What a finished run leaves behind: summary.json, PNG plots, and the table printed at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from upt_train.checkpointing import atomic_write
+from upt_train.evaluate import Evaluation, TestTrajectories
+from upt_train.plots import plot_losses, plot_nrmse_per_step, plot_rollout
+
+SUMMARY_FILE = "summary.json"
+
+ROWS = [
+    ("one_step_nrmse", "one-step nRMSE"),
+    ("latent_rollout_nrmse", "latent rollout nRMSE"),
+    ("reencode_rollout_nrmse", "re-encode rollout nRMSE"),
+    ("latent_correlation_steps", "correlation time, latent (steps)"),
+    ("latent_correlation_time", "correlation time, latent (time units)"),
+    ("reencode_correlation_steps", "correlation time, re-encode (steps)"),
+    ("reencode_correlation_time", "correlation time, re-encode (time units)"),
+]
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_report(
+    run_dir: Path,
+    evaluation: Evaluation,
+    data: TestTrajectories,
+    history: list[dict[str, float]],
+    extra: dict[str, Any],
+    num_plotted: int,
+) -> dict[str, Any]:
+    """Write summary.json and the plots into `run_dir`; return the summary."""
+    plots = run_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    plot_losses(history, plots / "losses.png")
+    step_time = float(evaluation.scalars["step_time"])
+    curves = {name: values.numpy() for name, values in evaluation.nrmse_per_step.items()}
+    plot_nrmse_per_step(curves, step_time, plots / "nrmse_per_step.png")
+    coords = data.coords[data.model_points, 0].cpu().numpy()
+    steps = evaluation.truth.shape[1]
+    times = data.times[1 : steps + 1].cpu().numpy()
+    for index in range(min(num_plotted, len(evaluation.truth))):
+        predictions = {name: r[index, :, :, 0].numpy() for name, r in evaluation.rollouts.items()}
+        plot_rollout(
+            evaluation.truth[index, :, :, 0].numpy(),
+            predictions,
+            coords,
+            times,
+            plots / f"rollout_{index}.png",
+            f"Test trajectory {index}",
+        )
+    summary = {**evaluation.scalars, **extra}
+    atomic_write(
+        run_dir / SUMMARY_FILE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    )
+    return summary
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "beyond the horizon"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
+    """A plain table of the headline numbers, for the terminal."""
+    rows = [(label, _format(summary[key])) for key, label in ROWS if key in summary]
+    rows += [
+        (f"nRMSE decoded at {key.rsplit('_', 1)[-1]} ({kind})", _format(value))
+        for key, value in summary.items()
+        for prefix, kind in (("one_step_nrmse_", "one step"), ("latent_rollout_nrmse_", "latent"))
+        if key.startswith(prefix)
+    ]
+    rows += [
+        ("rollout steps", _format(summary.get("rollout_steps"))),
+        ("parameters", _format(summary.get("parameters"))),
+        ("training steps", _format(summary.get("training_steps"))),
+        ("wall time (s)", _format(summary.get("wall_seconds"))),
+        ("run folder", str(run_dir)),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    rule = "-" * max(len(line) for line in lines)
+    return "\n".join([rule, *lines, rule])
