@@ -1,0 +1,215 @@
+"""upt-train end to end on a tiny store: the run folder, resume, faults, and bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import upt_train.train
+from upt_data import BurgersSpec, generate_burgers_store
+from upt_models import load_upt
+from upt_train.cli import main
+
+TINY = BurgersSpec(
+    viscosity=0.05,
+    resolution=32,
+    num_frames=11,
+    final_time=0.5,
+    num_train=4,
+    num_valid=1,
+    num_test=2,
+    seed=5,
+    solver_batch=4,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("train-store") / "tiny.zarr"
+    generate_burgers_store(str(path), TINY, progress=False)
+    return str(path)
+
+
+def overrides(store: str, **extra: object) -> list[str]:
+    values = {
+        "data.store": store,
+        "data.viscosity": 0.05,
+        "data.resolution": 32,
+        "data.train_resolution": 16,
+        "data.query_points": None,
+        "eval.super_resolution": [32],
+        "eval.plot_trajectories": 2,
+        "training.batch_size": 4,
+        "training.max_steps": 6,
+        "training.warmup_steps": 2,
+        "training.checkpoint_every": 3,
+        "training.log_every": 1,
+        "training.inv_enc_query_points": None,
+        "training.inv_dec_query_points": None,
+        **extra,
+    }
+    return [f"{key}={json.dumps(value)}" for key, value in values.items()]
+
+
+def test_a_run_writes_every_file(store: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = tmp_path / "run"
+    assert main(["burgers", *overrides(store), "--run-dir", str(run_dir)]) == 0
+    names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert names == {
+        "config.yaml",
+        "model.safetensors",
+        "training_state.safetensors",
+        "metrics.jsonl",
+        "summary.json",
+        "plots/losses.png",
+        "plots/nrmse_per_step.png",
+        "plots/rollout_0.png",
+        "plots/rollout_1.png",
+    }
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4, 5, 6]
+    assert {"loss/next_step", "loss/inv_enc", "loss/inv_dec", "loss/total"} <= set(rows[0])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in (
+        "one_step_nrmse",
+        "latent_rollout_nrmse",
+        "reencode_rollout_nrmse",
+        "one_step_nrmse_32",
+    ):
+        assert summary[key] > 0
+    assert summary["rollout_steps"] == 10
+    assert load_upt(run_dir / "model.safetensors").config.encoder.num_supernodes == 128
+    printed = capsys.readouterr().out
+    assert "latent rollout nRMSE" in printed
+    assert str(run_dir) in printed
+
+
+def test_resume_reaches_the_same_weights_as_a_straight_run(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    assert main(["burgers", *overrides(store), "--run-dir", str(straight)]) == 0
+
+    save = upt_train.train.save_training_state
+
+    def stop_after_first_checkpoint(*args, **kwargs):
+        save(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(upt_train.train, "save_training_state", stop_after_first_checkpoint)
+    assert main(["burgers", *overrides(store), "--run-dir", str(interrupted)]) == 130
+    monkeypatch.setattr(upt_train.train, "save_training_state", save)
+    assert main(["--resume", str(interrupted)]) == 0
+
+    first, second = (load_file(d / "model.safetensors") for d in (straight, interrupted))
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    steps = [
+        json.loads(line)["step"]
+        for line in (interrupted / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_non_finite_loss_stops_with_the_last_checkpoint_intact(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    forward = upt_train.train.UPTObjective.forward
+    calls = []
+
+    def nan_at_step_five(self, batch, generator):
+        calls.append(1)
+        losses = forward(self, batch, generator)
+        if len(calls) == 5:
+            losses["total"] = losses["total"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(upt_train.train.UPTObjective, "forward", nan_at_step_five)
+    run_dir = tmp_path / "nan"
+    assert main(["burgers", *overrides(store), "--run-dir", str(run_dir)]) == 2
+    error = capsys.readouterr().err
+    assert "the loss became non-finite at step 4" in error
+    assert "Traceback" not in error
+    state = load_file(run_dir / "training_state.safetensors")
+    assert all(torch.isfinite(t.float()).all() for k, t in state.items() if k.startswith("model/"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nonexistent"], "no config named 'nonexistent'"),
+        (["burgers", "training.lamda_inv_enc=0.1"], "did you mean 'training.lambda_inv_enc'"),
+        (["burgers", "training.max_steps=many"], "training.max_steps: expected an integer"),
+        (["burgers", "training.max_steps"], "bad override"),
+        (["--resume", "/nonexistent/run"], "no config.yaml there"),
+        (["burgers", "data.store=/nonexistent/dir/file.txt", "data.num_train=0"], "data.num_train"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_code_2(
+    argv: list[str], message: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "upt_train", *argv], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("upt-train: error: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_checkpoint_on_resume(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_dir = tmp_path / "run"
+    assert (
+        main(["burgers", *overrides(store, **{"training.max_steps": 3}), "--run-dir", str(run_dir)])
+        == 0
+    )
+    state = run_dir / "training_state.safetensors"
+    state.write_bytes(state.read_bytes()[:50])
+    assert main(["--resume", str(run_dir)]) == 2
+    assert "not a readable training state" in capsys.readouterr().err
+
+
+def test_two_process_ddp_matches_one_process(store: str, tmp_path: Path) -> None:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single, double = tmp_path / "single", tmp_path / "double"
+    arguments = [*overrides(store, **{"training.max_steps": 4}), "--run-dir"]
+    subprocess.run(
+        [sys.executable, "-m", "upt_train", "burgers", *arguments, str(single)],
+        check=True,
+        env=environment,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            "29533",
+            "-m",
+            "upt_train",
+            "burgers",
+            *arguments,
+            str(double),
+        ],
+        check=True,
+        env=environment,
+        capture_output=True,
+    )
+    curves = [
+        [json.loads(line)["loss/total"] for line in (d / "metrics.jsonl").read_text().splitlines()]
+        for d in (single, double)
+    ]
+    assert len(curves[0]) == 4
+    torch.testing.assert_close(
+        torch.tensor(curves[1]), torch.tensor(curves[0]), rtol=1e-4, atol=1e-6
+    )
