@@ -44,6 +44,11 @@ def test_overrides_apply_with_yaml_types() -> None:
     assert config.eval.rollout_steps is None
 
 
+def test_scientific_notation_is_a_float_even_where_yaml_reads_a_string() -> None:
+    assert load_config("burgers", ["training.lr=3e-4"]).training.lr == 3e-4
+    assert config_from_dict({"training": {"min_lr": "1E-6"}}).training.min_lr == 1e-6
+
+
 def test_integers_are_accepted_for_floats_and_lists_for_tuples() -> None:
     config = config_from_dict({"training": {"lr": 1}, "eval": {"super_resolution": [512, 4096]}})
     assert config.training.lr == 1.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -189,6 +190,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# YAML 1.1 (PyYAML) reads "3e-4" as a string; accept such scientific notation for float keys.
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _describe(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -227,6 +232,8 @@ def _convert(annotation: Any, value: Any, key: str) -> Any:
             return None
     elif annotation is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value):
             return float(value)
     elif annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
