@@ -73,16 +73,21 @@ def one_step_predictions(
     return rearrange(torch.cat(outputs), "(b t) q c -> b t q c", b=batch)
 
 
+def _first_frames(data: TestTrajectories, part: slice) -> tuple[int, Tensor, Tensor, Tensor | None]:
+    """For trajectories `part`: their count, first frames and coords at the model's points, cond."""
+    size = part.stop - part.start
+    coords = repeat(data.coords[data.model_points], "n d -> b n d", b=size)
+    cond = None if data.cond is None else data.cond[part]
+    return size, data.fields[part, 0][:, data.model_points], coords, cond
+
+
 def latent_rollout(
     model: UPT, data: TestTrajectories, query_points: Tensor, num_steps: int, batch_size: int
 ) -> Tensor:
     """Encode the first frame, step `num_steps` times in latent space, decode each: (B, T, Q, C)."""
     outputs = []
     for part in _batched(len(data.fields), batch_size):
-        size = part.stop - part.start
-        cond = None if data.cond is None else data.cond[part]
-        coords = repeat(data.coords[data.model_points], "n d -> b n d", b=size)
-        initial = data.fields[part, 0][:, data.model_points]
+        size, initial, coords, cond = _first_frames(data, part)
         latents = model.rollout(
             model.encode(initial, coords, **_codec(model, cond)), num_steps, cond
         )
@@ -99,10 +104,7 @@ def reencode_rollout(model: UPT, data: TestTrajectories, num_steps: int, batch_s
     """Decode every step at the model's points and encode that again: (B, T, N, C)."""
     outputs = []
     for part in _batched(len(data.fields), batch_size):
-        size = part.stop - part.start
-        cond = None if data.cond is None else data.cond[part]
-        coords = repeat(data.coords[data.model_points], "n d -> b n d", b=size)
-        field_now = data.fields[part, 0][:, data.model_points]
+        _, field_now, coords, cond = _first_frames(data, part)
         frames = []
         for _ in range(num_steps):
             field_now = model(field_now, coords, coords, cond=cond)
