@@ -143,7 +143,7 @@ def etdrk4_coefficients(
     return np.exp(hl), np.exp(hl / 2), q, f1, f2, f3
 
 
-def spectral_time_step(internal_resolution: int, max_abs_u0: float, cfl: float = 1.0) -> float:
+def spectral_time_step(internal_resolution: int, max_abs_u0: float, cfl: float = 2.0) -> float:
     """Largest ETDRK4 step: advection of the fastest undamped mode, dt = cfl dx / max|u|."""
     return cfl / (internal_resolution * max(max_abs_u0, 1e-12))
 
@@ -290,7 +290,7 @@ def solve_burgers(
     eps = effective_viscosity(viscosity)
     if scheme == "spectral":
         return _spectral_solve(
-            u0, eps, times, resolution, bound, 1.0 if cfl is None else cfl, on_frame
+            u0, eps, times, resolution, bound, 2.0 if cfl is None else cfl, on_frame
         )
     if scheme == "finite-volume":
         return _finite_volume_solve(
