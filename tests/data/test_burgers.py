@@ -165,3 +165,68 @@ def test_bad_arguments_are_rejected(kwargs: dict, message: str) -> None:
     }
     with pytest.raises(InvalidArgumentError, match=message):
         solve_burgers(**(arguments | kwargs))
+
+
+@pytest.mark.parametrize("viscosity", [0.1, 0.01])
+def test_production_path_matches_cole_hopf_at_each_time(viscosity: float) -> None:
+    """The generator's exact call (family bound 2, 201 frames on [0, 2], 1024 points), per time.
+
+    Draws from the family without |.| and window are sine sums, so Cole-Hopf applies. The first
+    mode is forced to k = 1 so the solution stays well above round-off at t = 2 (a pure k = 4
+    solution at nu = 0.1 decays to ~1e-14, where a relative error is meaningless).
+    """
+    family = PDEBenchSineFamily.sample(2, np.random.default_rng(11))
+    wavenumbers = family.sines.wavenumbers.clone()
+    wavenumbers[:, 0] = 1.0
+    off = torch.zeros(2, dtype=torch.bool)
+    family = PDEBenchSineFamily(
+        SineSum(family.sines.amplitudes, wavenumbers, family.sines.phases),
+        off,
+        family.sign,
+        off,
+        family.window_left,
+        family.window_right,
+    )
+    times = torch.linspace(0.0, 2.0, 201)
+    u = solve_burgers(family, viscosity, 1024, times).numpy()
+    checked = [50, 100, 200]  # t = 0.5, 1, 2
+    for b in range(2):
+        amplitudes = (family.sines.amplitudes[b] * family.sign[b]).numpy()
+        exact = cole_hopf_cell_averages(
+            amplitudes,
+            wavenumbers[b].numpy(),
+            family.sines.phases[b].numpy(),
+            viscosity / math.pi,
+            times.numpy()[checked],
+            1024,
+        )
+        errors = np.linalg.norm(u[b, checked] - exact, axis=-1) / np.linalg.norm(exact, axis=-1)
+        assert np.all(errors < 1e-5), errors
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "rng", "message"),
+    [(0, np.random.default_rng(0), "batch_size"), (2, 3, "Generator")],
+)
+def test_family_sample_rejects_bad_arguments(batch_size: int, rng: object, message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        PDEBenchSineFamily.sample(batch_size, rng)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"times": torch.tensor([0.0, float("nan")])}, "finite"),
+        ({"cfl": 0.0}, "cfl"),
+        ({"viscosity": float("nan")}, "viscosity"),
+    ],
+)
+def test_more_bad_arguments_are_rejected(kwargs: dict, message: str) -> None:
+    arguments = {
+        "initial_condition": _sine_sum(*SINE),
+        "viscosity": 0.1,
+        "resolution": 64,
+        "times": torch.tensor([0.0, 0.1]),
+    }
+    with pytest.raises(InvalidArgumentError, match=message):
+        solve_burgers(**(arguments | kwargs))

@@ -83,9 +83,15 @@ def _check_grid(resolution: int, name: str = "resolution") -> None:
 
 def _frame_times(times: torch.Tensor) -> torch.Tensor:
     times = torch.as_tensor(times, dtype=torch.float64)
-    if times.ndim != 1 or times.numel() < 1 or times[0] != 0 or bool((times.diff() <= 0).any()):
+    if (
+        times.ndim != 1
+        or times.numel() < 1
+        or not bool(torch.isfinite(times).all())
+        or times[0] != 0
+        or bool((times.diff() <= 0).any())
+    ):
         raise InvalidArgumentError(
-            "times must be a 1-D increasing tensor starting at 0, found "
+            "times must be a 1-D finite increasing tensor starting at 0, found "
             f"{times.tolist() if times.numel() < 8 else tuple(times.shape)}"
         )
     return times
@@ -274,6 +280,8 @@ def solve_burgers(
     if not 1e-6 <= viscosity <= 100:
         raise InvalidArgumentError(f"viscosity must lie in [1e-6, 100], found {viscosity}")
     _check_grid(resolution)
+    if cfl is not None and not (math.isfinite(cfl) and cfl > 0):
+        raise InvalidArgumentError(f"cfl must be a positive finite number, found {cfl}")
     times = _frame_times(times)
     bound = float(initial_condition.max_abs_bound)
     if scheme is None:

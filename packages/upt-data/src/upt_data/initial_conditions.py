@@ -93,8 +93,13 @@ class PDEBenchSineFamily:
     @classmethod
     def sample(cls, batch_size: int, rng: np.random.Generator) -> "PDEBenchSineFamily":
         """Draw batch_size members from rng (a numpy Generator, so draws are seed-reproducible)."""
-        if batch_size < 1:
-            raise InvalidArgumentError(f"batch_size must be >= 1, found {batch_size}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be an int >= 1, found {batch_size!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise InvalidArgumentError(
+                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), found "
+                f"{type(rng).__name__}"
+            )
         wavenumbers = rng.integers(1, 5, size=(batch_size, 2))
         amplitudes = rng.uniform(0.0, 1.0, size=(batch_size, 2))
         phases = rng.uniform(0.0, 2 * np.pi, size=(batch_size, 2))
