@@ -123,11 +123,19 @@ def cell_averages_to_modes(averages: torch.Tensor, num_modes: int) -> torch.Tens
 
 
 def modes_to_cell_averages(coeffs: torch.Tensor, num_cells: int) -> torch.Tensor:
-    """(B, K) Fourier coefficients -> (B, num_cells) exact band-limited cell averages."""
-    keep = min(coeffs.shape[-1], num_cells // 2)
+    """(B, K) Fourier coefficients -> (B, num_cells) exact cell averages of the band-limited u.
+
+    With K > num_cells / 2 the averages are taken on 2K cells and block-averaged (truncating the
+    modes >= num_cells / 2 instead would drop their aliased contribution to the averages).
+    """
+    fine = max(num_cells, 2 * coeffs.shape[-1])
+    if fine % num_cells:
+        raise InvalidArgumentError(f"2 * modes ({fine}) must be a multiple of {num_cells}")
+    keep = min(coeffs.shape[-1], fine // 2)
     m = torch.arange(keep, dtype=torch.float64)
-    c = coeffs[..., :keep] * _sinc(m, num_cells) * torch.exp(1j * torch.pi * m / num_cells)
-    return torch.fft.irfft(c, n=num_cells, norm="forward")
+    c = coeffs[..., :keep] * _sinc(m, fine) * torch.exp(1j * torch.pi * m / fine)
+    averages = torch.fft.irfft(c, n=fine, norm="forward")
+    return averages.reshape(*averages.shape[:-1], num_cells, fine // num_cells).mean(-1)
 
 
 def etdrk4_coefficients(
@@ -175,7 +183,9 @@ def _spectral_solve(
         return nonlinear_factor * torch.fft.rfft(u * u, norm="forward")[..., :num_modes]
 
     coeffs = cell_averages_to_modes(u0_averages, num_modes)
-    frames = [modes_to_cell_averages(coeffs, resolution)]
+    # frame 0 is the initial condition's own cell averages (its band-limited projection would ring
+    # at the kinks of the |.| members); later frames are the evolved band-limited solution
+    frames = [u0_averages.reshape(*u0_averages.shape[:-1], resolution, -1).mean(-1)]
     dt_max = spectral_time_step(internal, max_abs_u0, cfl)
     cache: dict[int, tuple[torch.Tensor, ...]] = {}
     for interval in times.diff().tolist():
