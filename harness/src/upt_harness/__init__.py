@@ -1,0 +1,1 @@
+"""Comparison runs for UPT: the golden config, the inverse losses, ablations and peers."""

@@ -1,0 +1,5 @@
+import sys
+
+from upt_harness.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""What a comparison runs: the entries (golden, inverse losses, ablation, peers) and the settings.
+
+An entry is a model and a training recipe; every entry of a comparison trains on the same store,
+with the same seeds, batch schedule and step budget. UPT entries are the base config plus dotted
+overrides; peers name their runner and its hyperparameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+LAMBDAS = (0.0, 0.1, 0.5, 1.0)
+INVERSE_DEFAULT = (0.5, 0.5)
+
+Ablation = Literal["tied", "grid", "none"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the leaderboard. `runner` is 'upt' or 'fno'; `options` go to that runner."""
+
+    name: str
+    runner: Literal["upt", "fno"]
+    description: str
+    overrides: tuple[str, ...] = ()
+    options: dict[str, int] = field(default_factory=dict)
+
+
+GOLDEN = Entry(
+    "golden",
+    "upt",
+    "the base config with the inverse losses off",
+    ("training.use_upt_inverse_losses=false",),
+)
+
+
+def inverse_entry(lambda_enc: float, lambda_dec: float, name: str | None = None) -> Entry:
+    return Entry(
+        name or f"inv enc={lambda_enc:g} dec={lambda_dec:g}",
+        "upt",
+        f"inverse losses on, lambda_inv_enc={lambda_enc:g}, lambda_inv_dec={lambda_dec:g}",
+        (
+            "training.use_upt_inverse_losses=true",
+            f"training.lambda_inv_enc={lambda_enc}",
+            f"training.lambda_inv_dec={lambda_dec}",
+        ),
+    )
+
+
+INVERSE = inverse_entry(*INVERSE_DEFAULT, name="inverse losses")
+
+
+def ablation_pairs(ablation: Ablation) -> list[tuple[float, float]]:
+    """(lambda_inv_enc, lambda_inv_dec) pairs; 'tied' sets both to each value, 'grid' crosses them.
+
+    (0, 0) trains exactly as the golden config does (both terms weigh nothing; their sampling uses
+    its own generator) and (0.5, 0.5) is the inverse-loss entry, so neither is run twice.
+    """
+    if ablation == "none":
+        pairs = []
+    elif ablation == "tied":
+        pairs = [(value, value) for value in LAMBDAS]
+    else:
+        pairs = [(enc, dec) for enc in LAMBDAS for dec in LAMBDAS]
+    return [pair for pair in pairs if pair not in ((0.0, 0.0), INVERSE_DEFAULT)]
+
+
+def fno_entry(quick: bool) -> Entry:
+    """neuraloperator's FNO; the quick size only checks that the path runs."""
+    options = (
+        {"n_modes": 4, "hidden_channels": 8, "n_layers": 2}
+        if quick
+        else {"n_modes": 16, "hidden_channels": 64, "n_layers": 4}
+    )
+    size = ", ".join(f"{key}={value}" for key, value in options.items())
+    return Entry("FNO (neuraloperator)", "fno", f"neuralop.models.FNO, {size}", (), options)
+
+
+def burgers_entries(ablation: Ablation, peers: bool, quick: bool) -> list[Entry]:
+    """Golden, inverse losses, the ablation, then the peers."""
+    entries = [GOLDEN, INVERSE, *(inverse_entry(e, d) for e, d in ablation_pairs(ablation))]
+    if peers:
+        entries.append(fno_entry(quick))
+    return entries
+
+
+# Tiny settings for --quick (CI): a store of a few short trajectories at 32 points, a few steps.
+QUICK_STORE = dict(
+    viscosity=0.05,
+    resolution=32,
+    num_frames=11,
+    final_time=0.5,
+    num_train=4,
+    num_valid=1,
+    num_test=2,
+    seed=5,
+    solver_batch=4,
+)
+QUICK_OVERRIDES = (
+    "data.viscosity=0.05",
+    "data.resolution=32",
+    "data.train_resolution=16",
+    "data.query_points=null",
+    "eval.super_resolution=[32]",
+    "training.batch_size=4",
+    "training.max_steps=3",
+    "training.warmup_steps=1",
+    "training.inv_enc_query_points=null",
+    "training.inv_dec_query_points=null",
+)
