@@ -17,10 +17,20 @@ class Attention(nn.Module):
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, query: Tensor, context: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        """query (B, Q, D), context (B, K, D), key_mask (B, K) bool, True = attend -> (B, Q, D)."""
+    def forward(
+        self,
+        query: Tensor,
+        context: Tensor,
+        key_mask: Tensor | None = None,
+        bias: Tensor | None = None,
+    ) -> Tensor:
+        """query (B, Q, D), context (B, K, D), key_mask (B, K) bool, True = attend,
+        bias (B, H, Q, K) added to the logits -> (B, Q, D)."""
         q = rearrange(self.q(query), "b q (h c) -> b h q c", h=self.num_heads)
         k, v = rearrange(self.kv(context), "b k (two h c) -> two b h k c", two=2, h=self.num_heads)
         attn_mask = None if key_mask is None else rearrange(key_mask, "b k -> b 1 1 k")
+        if bias is not None:
+            bias = bias.to(q.dtype)
+            attn_mask = bias if attn_mask is None else bias.masked_fill(~attn_mask, float("-inf"))
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.proj(rearrange(out, "b h q c -> b q (h c)"))

@@ -81,10 +81,12 @@ class PerceiverBlock(nn.Module):
         context: Tensor,
         cond: Tensor | None = None,
         key_mask: Tensor | None = None,
+        bias: Tensor | None = None,
     ) -> Tensor:
-        """query (B, Q, D), context (B, K, D), key_mask (B, K) bool -> (B, Q, D)."""
+        """query (B, Q, D), context (B, K, D), key_mask (B, K) bool, bias (B, H, Q, K) added to
+        the attention logits -> (B, Q, D)."""
         q, gate = self.norm_query(query, cond)
         kv, _ = self.norm_context(context, cond)
-        query = query + _gated(self.attn(q, kv, key_mask), gate)
+        query = query + _gated(self.attn(q, kv, key_mask, bias), gate)
         h, gate = self.norm_mlp(query, cond)
         return query + _gated(self.mlp(h), gate)

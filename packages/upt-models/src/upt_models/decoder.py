@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+from einops import repeat
 from torch import Tensor, nn
 
+from upt_models.anchors import DistanceBias
 from upt_models.blocks import PerceiverBlock, TransformerBlock
 from upt_models.embedding import SincosEmbedding
 
@@ -34,6 +36,7 @@ class PerceiverDecoder(nn.Module):
         latent_dim: int,
         cond_dim: int | None = None,
         embed_scale: float = 1000.0,
+        anchors: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.proj = nn.Linear(latent_dim, config.dim)
@@ -53,6 +56,11 @@ class PerceiverDecoder(nn.Module):
         self.perceiver = PerceiverBlock(width, config.perceiver_num_heads, cond_dim)
         self.norm = nn.LayerNorm(width, eps=1e-6)
         self.head = nn.Linear(width, num_channels)
+        self.anchor_bias = None
+        if anchors is not None:
+            self.register_buffer("anchors", anchors, persistent=False)
+            width = anchors.shape[0] ** (-1 / coord_dim)
+            self.anchor_bias = DistanceBias(config.perceiver_num_heads, width)
 
     def forward(self, latent: Tensor, query_coords: Tensor, cond: Tensor | None = None) -> Tensor:
         """latent (B, L, D), query_coords (B, Q, d), cond (B, cond_dim) -> fields (B, Q, C)."""
@@ -60,5 +68,9 @@ class PerceiverDecoder(nn.Module):
         for block in self.blocks:
             x = block(x, cond)
         query = self.query_mlp(self.pos_embed(query_coords))
-        out = self.perceiver(query, self.perceiver_proj(x), cond)
+        bias = None
+        if self.anchor_bias is not None:
+            anchors = repeat(self.anchors, "l d -> b l d", b=x.shape[0])
+            bias = self.anchor_bias(query_coords, anchors)
+        out = self.perceiver(query, self.perceiver_proj(x), cond, bias=bias)
         return self.head(self.norm(out))

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
+from upt_models.anchors import DistanceBias
 from upt_models.blocks import PerceiverBlock, TransformerBlock
 from upt_models.embedding import SincosEmbedding
 from upt_models.graph import canonical_order, neighbour_graph, select_supernodes
@@ -49,6 +50,24 @@ class SupernodePooling(nn.Module):
         self.pos_embed = SincosEmbedding(dim, coord_dim, scale=embed_scale)
         self.message = _mlp(2 * dim, 2 * dim, dim, dim)
 
+    @torch.no_grad()
+    def balance_field_embedding(self, num_probes: int = 4096) -> None:
+        """Rescale the field embedding's last layer so that unit-normal field values embed with
+        the RMS of the position embedding (a data-free LSUV-style init, Mishkin & Matas 2016).
+
+        With xavier init alone the field part is 15-25x smaller than the position part, and on
+        zero-mean fields training sat at the predict-zero plateau for far longer.
+        """
+        generator = torch.Generator().manual_seed(0)
+        first, last = self.field_embed[0], self.field_embed[-1]
+        device = last.weight.device
+        values = torch.randn(num_probes, first.in_features, generator=generator).to(device)
+        points = torch.rand(num_probes, self.pos_embed.num_axes, generator=generator).to(device)
+        field_rms = self.field_embed(values).square().mean().sqrt()
+        position_rms = self.pos_embed(points).square().mean().sqrt()
+        last.weight.mul_(position_rms / field_rms)
+        last.bias.mul_(position_rms / field_rms)
+
     def forward(
         self,
         fields: Tensor,
@@ -89,6 +108,7 @@ class PointEncoder(nn.Module):
         latent_dim: int,
         cond_dim: int | None = None,
         embed_scale: float = 1000.0,
+        anchors: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -100,6 +120,11 @@ class PointEncoder(nn.Module):
         self.perceiver_proj = nn.Linear(config.dim, latent_dim)
         self.query = nn.Parameter(torch.randn(config.num_latent_tokens, latent_dim))
         self.perceiver = PerceiverBlock(latent_dim, config.perceiver_num_heads, cond_dim)
+        self.anchor_bias = None
+        if anchors is not None:
+            self.register_buffer("anchors", anchors, persistent=False)
+            width = anchors.shape[0] ** (-1 / coord_dim)
+            self.anchor_bias = DistanceBias(config.perceiver_num_heads, width)
 
     def forward(
         self,
@@ -135,4 +160,8 @@ class PointEncoder(nn.Module):
         for block in self.blocks:
             x = block(x, cond, key_mask)
         query = repeat(self.query, "l c -> b l c", b=x.shape[0])
-        return self.perceiver(query, self.perceiver_proj(x), cond, key_mask)
+        bias = None
+        if self.anchor_bias is not None:
+            centres = coords.gather(1, repeat(index, "b s -> b s d", d=coords.shape[-1]))
+            bias = self.anchor_bias(repeat(self.anchors, "l d -> b l d", b=x.shape[0]), centres)
+        return self.perceiver(query, self.perceiver_proj(x), cond, key_mask, bias)

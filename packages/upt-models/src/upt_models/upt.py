@@ -7,6 +7,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from upt_models.anchors import anchor_points
 from upt_models.approximator import Approximator, ApproximatorConfig
 from upt_models.conditioning import ScalarConditioner
 from upt_models.decoder import DecoderConfig, PerceiverDecoder
@@ -21,7 +22,12 @@ class UPTConfig:
     condition vector has width 4 * D); `condition_codec` also conditions every encoder and
     decoder block, as the official UPT does (then `encode` and `decode` need `cond` too).
     Coordinates and scalars are multiplied by `embed_scale` before their sin-cos embedding:
-    normalize them to about [0, 1].
+    normalize them to about [0, 1]. `anchored_latent` pins each latent token to a point of the
+    unit cube and biases the cross-attention between points and tokens by their distance
+    (see `upt_models.anchors`); False gives the official UPT's unbiased perceivers.
+
+    `encode` and `step` return layer-normalized tokens (no affine): the latent keeps one scale,
+    so latent-space losses (UPT's inverse decoding loss) cannot grow by inflating it.
     """
 
     coord_dim: int
@@ -32,6 +38,7 @@ class UPTConfig:
     num_cond_scalars: int = 0
     condition_codec: bool = False
     embed_scale: float = 1000.0
+    anchored_latent: bool = True
 
     def __post_init__(self) -> None:
         if self.condition_codec and self.num_cond_scalars == 0:
@@ -105,6 +112,11 @@ class UPT(nn.Module):
             if cond_dim
             else None
         )
+        anchors = (
+            anchor_points(config.encoder.num_latent_tokens, config.coord_dim)
+            if config.anchored_latent
+            else None
+        )
         self.encoder = PointEncoder(
             config.encoder,
             config.coord_dim,
@@ -112,6 +124,7 @@ class UPT(nn.Module):
             latent_dim,
             codec_cond_dim,
             config.embed_scale,
+            anchors,
         )
         self.approximator = Approximator(config.approximator, cond_dim)
         self.decoder = PerceiverDecoder(
@@ -121,8 +134,11 @@ class UPT(nn.Module):
             latent_dim,
             codec_cond_dim,
             config.embed_scale,
+            anchors,
         )
+        self.latent_norm = nn.LayerNorm(latent_dim, eps=1e-6, elementwise_affine=False)
         self.apply(_init_linear)
+        self.encoder.pool.balance_field_embedding()
 
     def _condition(self, cond: Tensor | None, batch: int, required: bool) -> Tensor | None:
         n = self.config.num_cond_scalars
@@ -157,7 +173,7 @@ class UPT(nn.Module):
             if not mask.any(dim=1).all():
                 raise ValueError("every point cloud needs at least one real point")
         condition = self._condition(cond, b, self.config.condition_codec)
-        return self.encoder(fields, coords, mask, condition)
+        return self.latent_norm(self.encoder(fields, coords, mask, condition))
 
     def _check_latent(self, latent: Tensor) -> None:
         tokens, dim = self.config.encoder.num_latent_tokens, self.config.approximator.dim
@@ -167,7 +183,8 @@ class UPT(nn.Module):
         """latent (B, L, D), cond (B, num_cond_scalars) -> latent one time step later (B, L, D)."""
         self._check_latent(latent)
         required = self.conditioner is not None
-        return self.approximator(latent, self._condition(cond, latent.shape[0], required))
+        condition = self._condition(cond, latent.shape[0], required)
+        return self.latent_norm(self.approximator(latent, condition))
 
     def rollout(self, latent: Tensor, num_steps: int, cond: Tensor | None = None) -> Tensor:
         """latent (B, L, D) -> the next `num_steps` latents (B, num_steps, L, D)."""
