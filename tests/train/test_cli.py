@@ -11,9 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 import upt_train.train
-from upt_data import BurgersSpec, generate_burgers_store
+from upt_data import BurgersSpec, FieldStore, generate_burgers_store
 from upt_models import load_upt
 from upt_train.cli import main
+from upt_train.config import load_config
+from upt_train.data import TrainingData
 
 TINY = BurgersSpec(
     viscosity=0.05,
@@ -41,6 +43,7 @@ def overrides(store: str, **extra: object) -> list[str]:
         "data.viscosity": 0.05,
         "data.resolution": 32,
         "data.train_resolution": 16,
+        "data.stride": 1,
         "data.query_points": None,
         "eval.super_resolution": [32],
         "eval.plot_trajectories": 2,
@@ -87,6 +90,16 @@ def test_a_run_writes_every_file(store: str, tmp_path: Path, capsys: pytest.Capt
     printed = capsys.readouterr().out
     assert "latent rollout nRMSE" in printed
     assert str(run_dir) in printed
+
+
+def test_evaluation_steps_at_the_training_stride(store: str) -> None:
+    config = load_config("burgers", overrides(store, **{"data.stride": 5}))
+    test = TrainingData(config, rank=0, world_size=1).test_trajectories(torch.device("cpu"))
+    stored = FieldStore.open(store)
+    assert test.fields.shape[1] == 3  # frames 0, 5, 10 of 11
+    torch.testing.assert_close(test.times, torch.from_numpy(stored.times[::5]).float())
+    first = stored.normalization.normalize(stored.read_trajectories("test", [0]))
+    torch.testing.assert_close(test.fields[0, 1], torch.from_numpy(first[0, 5]).float())
 
 
 def test_resume_reaches_the_same_weights_as_a_straight_run(

@@ -99,6 +99,7 @@ def run(arguments: argparse.Namespace) -> None:
             super_resolution_points=data.super_resolution_points(),
             correlation_threshold=config.eval.correlation_threshold,
             batch_size=config.eval.batch_size,
+            progress=True,
         )
         extra = {
             "config": config.name,

@@ -102,12 +102,14 @@ class TrainingData:
         )
 
     def test_trajectories(self, device: torch.device) -> TestTrajectories:
-        """The whole test split, normalized, with the training grid marked."""
+        """The whole test split at the training time stride, normalized, with the training grid
+        marked."""
+        stride = self.config.data.stride
         dataset = TrajectoryDataset(self.config.data.store, "test")
-        fields = torch.stack([dataset[i]["fields"] for i in range(len(dataset))])
-        times = torch.from_numpy(self.store.times).float()
+        fields = torch.stack([dataset[i]["fields"][::stride] for i in range(len(dataset))])
+        times = torch.from_numpy(self.store.times[::stride]).float()
         count = len(dataset)
-        dt = torch.full((count,), float(times[self.config.data.stride] - times[0]))
+        dt = torch.full((count,), float(times[1] - times[0]))
         cond = conditioning(dt, torch.full((count,), self.store.viscosity))
         normalization = self.store.normalization
         mean = torch.from_numpy(normalization.mean).to(device)

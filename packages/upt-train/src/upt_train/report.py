@@ -14,6 +14,7 @@ SUMMARY_FILE = "summary.json"
 
 ROWS = [
     ("one_step_nrmse", "one-step nRMSE"),
+    ("persistence_one_step_nrmse", "one-step nRMSE of persistence, u(t+1) = u(t)"),
     ("latent_rollout_nrmse", "latent rollout nRMSE"),
     ("reencode_rollout_nrmse", "re-encode rollout nRMSE"),
     ("latent_correlation_steps", "correlation time, latent (steps)"),
