@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from upt_data import BurgersSpec, FieldStore, generate_burgers_store
 from upt_data.store import store_exists
+from upt_harness.baselines import persistence
 from upt_harness.entries import QUICK_OVERRIDES, QUICK_STORE, Ablation, Entry, burgers_entries
 from upt_harness.jobs import Job, launch
 from upt_harness.leaderboard import write_leaderboard
@@ -162,6 +163,7 @@ def compare(settings: Settings) -> Path:
             "points": len(store.coords),
         },
         "entries": [{"name": e.name, "description": e.description} for e in entries],
+        "persistence": persistence(config),
         "notes": notes,
     }
     (settings.out / RESULTS_FILE).write_text(

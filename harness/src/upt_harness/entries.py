@@ -101,6 +101,7 @@ QUICK_OVERRIDES = (
     "data.viscosity=0.05",
     "data.resolution=32",
     "data.train_resolution=16",
+    "data.stride=1",
     "data.query_points=null",
     "eval.super_resolution=[32]",
     "training.batch_size=4",

@@ -66,8 +66,26 @@ def _cell(rows: Sequence[dict[str, Any]], key: str, fmt: str) -> str:
     return text
 
 
-def table(results: Sequence[dict[str, Any]], budget: str, order: Sequence[str]) -> list[str]:
-    """A markdown table of one budget's runs, an entry a row."""
+def persistence_row(figures: dict[str, Any]) -> str:
+    """The untrained baseline's row: u(t + 1) = u(t), and the first frame held for rollouts."""
+    values = {**figures, "latent_rollout_nrmse": None, "latent_correlation_steps": None}
+    cells = ["persistence (no training)", "0", "0"]
+    for key, _, fmt in COLUMNS:
+        value = values.get(key)
+        if key == "autoregressive_correlation_steps" and value is None:
+            cells.append(f"≥ {values['rollout_steps']}")
+        else:
+            cells.append("n/a" if value is None else format(value, fmt))
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(
+    results: Sequence[dict[str, Any]],
+    budget: str,
+    order: Sequence[str],
+    persistence: dict[str, Any] | None = None,
+) -> list[str]:
+    """A markdown table of one budget's runs, an entry a row; persistence last when given."""
     head = ["entry", "params", "steps", *(heading for _, heading, _ in COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name in order:
@@ -84,6 +102,8 @@ def table(results: Sequence[dict[str, Any]], budget: str, order: Sequence[str]) 
         if len(good) < len(rows):
             cells[0] += f" ({len(rows) - len(good)} seed(s) failed)"
         lines.append("| " + " | ".join(cells) + " |")
+    if persistence is not None:
+        lines.append(persistence_row(persistence))
     return lines
 
 
@@ -122,7 +142,8 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
         "correlation time is the first step whose correlation falls below "
         f"{context['config_values']['eval']['correlation_threshold']} (≥: some seeds never did)",
         "- autoregressive rollout: UPT decodes and re-encodes each step; the FNO feeds its "
-        "output back. Latent rollout: UPT only",
+        "output back. Latent rollout: UPT only. Persistence predicts each frame by the one before "
+        "it and holds the first frame for the rollout: the floor a trained model must beat",
         "- training (s): the training loop's own time (batches, forward, backward, optimizer; "
         "no set-up, checkpoint or evaluation); step time: that / steps; peak RSS: the job "
         "subprocess's ru_maxrss at the end of training, interpreter and torch included",
@@ -133,7 +154,7 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
         *(f"- **{e['name']}**: {e['description']}" for e in context["entries"]),
     ]
     for budget, title in BUDGETS.items():
-        lines += ["", f"## {title}", "", *table(results, budget, order)]
+        lines += ["", f"## {title}", "", *table(results, budget, order, context.get("persistence"))]
     lines += [
         "",
         "Plots: `plots/nrmse_per_step.png` (nRMSE against rollout step, every entry, equal "
