@@ -59,7 +59,7 @@ class Reading:
         self.indices = np.random.default_rng(0).integers(0, 16 * 200, SAMPLES)
 
     def time_read_train_split(self, store):
-        """The whole train split (16 x 201 x 1024 float32, 13 MiB) through FieldStore."""
+        """The whole train split (16 x 201 x 1024 float32, 12.6 MiB) through FieldStore."""
         FieldStore.open(store).read_trajectories("train", slice(None))
 
     def time_next_step_samples(self, store):
