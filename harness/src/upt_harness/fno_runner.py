@@ -25,7 +25,7 @@ from upt_train.config import RunConfig
 from upt_train.data import TrainingData, ensure_store
 from upt_train.evaluate import TestTrajectories
 from upt_train.metrics import correlation_per_step, correlation_time, nrmse, nrmse_per_step
-from upt_train.schedule import learning_rate
+from upt_train.schedule import set_learning_rate
 
 INSTALL_HINT = "uv sync --group peers (or pip install 'upt-harness[peers]')"
 
@@ -71,15 +71,7 @@ def train_fno(
     model.train()
     for step in range(settings.max_steps):
         started = time.perf_counter()
-        lr = learning_rate(
-            step,
-            base_lr=settings.lr,
-            warmup_steps=settings.warmup_steps,
-            max_steps=settings.max_steps,
-            min_lr=settings.min_lr,
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(optimizer, step, settings)
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for micro in range(settings.grad_accum_steps):

@@ -23,7 +23,7 @@ from upt_train.config import RunConfig
 from upt_train.data import TrainingData
 from upt_train.distributed import Distributed
 from upt_train.objective import UPTObjective
-from upt_train.schedule import learning_rate
+from upt_train.schedule import set_learning_rate
 
 STATE_FILE = "training_state.safetensors"
 MODEL_FILE = "model.safetensors"
@@ -95,15 +95,7 @@ def train(
     )
     for step in progress:
         started = time.perf_counter()
-        lr = learning_rate(
-            step,
-            base_lr=settings.lr,
-            warmup_steps=settings.warmup_steps,
-            max_steps=settings.max_steps,
-            min_lr=settings.min_lr,
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = set_learning_rate(optimizer, step, settings)
         optimizer.zero_grad(set_to_none=True)
         totals: dict[str, torch.Tensor] = {}
         model.train()
