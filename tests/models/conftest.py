@@ -1,4 +1,4 @@
-"""Small model configurations shared by the upt-models tests."""
+"""Small model configurations shared by the upt-models tests, for both latent designs."""
 
 from collections.abc import Callable
 
@@ -6,6 +6,9 @@ import pytest
 import torch
 
 from upt_models import UPT, ApproximatorConfig, DecoderConfig, EncoderConfig, UPTConfig
+
+# Latent tokens of the small models: 8, except a square number for the 2D grid latent.
+LATENT_TOKENS = {"perceiver": {1: 8, 2: 8, 3: 8}, "grid": {1: 8, 2: 16, 3: 8}}
 
 
 def _small_config(
@@ -15,6 +18,9 @@ def _small_config(
     num_cond_scalars: int = 0,
     condition_codec: bool = False,
     radius: float | None = None,
+    latent: str = "perceiver",
+    periodic: bool = False,
+    translation_invariant: bool = False,
 ) -> UPTConfig:
     return UPTConfig(
         coord_dim=coord_dim,
@@ -26,7 +32,7 @@ def _small_config(
             num_heads=2,
             perceiver_num_heads=2,
             num_supernodes=num_supernodes,
-            num_latent_tokens=8,
+            num_latent_tokens=LATENT_TOKENS[latent][coord_dim],
             max_neighbours=6,
             radius=radius,
         ),
@@ -36,22 +42,31 @@ def _small_config(
         ),
         num_cond_scalars=num_cond_scalars,
         condition_codec=condition_codec,
+        latent=latent,
+        periodic=periodic,
+        translation_invariant=translation_invariant,
     )
 
 
 @pytest.fixture(scope="session")
 def small_config() -> Callable[..., UPTConfig]:
     """Factory of configs small enough for many property-test examples on a CPU
-    (latent 8 tokens x 16 channels)."""
+    (latent 8 or 16 tokens x 16 channels)."""
     return _small_config
 
 
+@pytest.fixture(scope="session", params=["grid", "perceiver"])
+def latent(request: pytest.FixtureRequest) -> str:
+    """Each test that builds models runs for both latent designs."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def make_model() -> Callable[..., UPT]:
-    """Factory of seeded small models in eval mode."""
+def make_model(latent: str) -> Callable[..., UPT]:
+    """Factory of seeded small models in eval mode, of the `latent` design under test."""
 
     def make(seed: int = 0, **kwargs) -> UPT:
         torch.manual_seed(seed)
-        return UPT(_small_config(**kwargs)).eval()
+        return UPT(_small_config(**{"latent": latent, **kwargs})).eval()
 
     return make

@@ -51,7 +51,7 @@ def test_latent_tokens_are_layer_normalized() -> None:
 
 
 def test_field_and_position_embeddings_start_balanced() -> None:
-    model = UPT(preset("tiny", coord_dim=2, num_channels=3))
+    model = UPT(preset("tiny-perceiver", coord_dim=2, num_channels=3))
     pool = model.encoder.pool
     with torch.no_grad():
         field_rms = pool.field_embed(torch.randn(2048, 3)).square().mean().sqrt()
@@ -62,7 +62,7 @@ def test_field_and_position_embeddings_start_balanced() -> None:
 def _reconstruction_loss(anchored: bool, steps: int) -> float:
     """Mean loss over the last 20 of `steps` steps reconstructing zero-mean sines (variance 1)."""
     torch.manual_seed(0)
-    config = preset("tiny", coord_dim=1, num_channels=1)
+    config = preset("tiny-perceiver", coord_dim=1, num_channels=1)
     model = UPT(dataclasses.replace(config, anchored_latent=anchored)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
@@ -84,7 +84,7 @@ def _reconstruction_loss(anchored: bool, steps: int) -> float:
 
 
 def test_anchored_latent_leaves_the_predict_zero_plateau() -> None:
-    """Zero-mean fields: predicting zero costs 1. The anchored tiny model gets well below it in
-    300 steps; the unanchored one (the official design) is still at it."""
+    """Zero-mean fields: predicting zero costs 1. The anchored tiny perceiver model gets well
+    below it in 300 steps; the unanchored one (the official design) is still at it."""
     assert _reconstruction_loss(anchored=True, steps=300) < 0.2
     assert _reconstruction_loss(anchored=False, steps=300) > 0.8

@@ -37,4 +37,4 @@ def test_tiny_runs_on_a_burgers_sized_input() -> None:
 def test_unknown_preset_lists_the_choices() -> None:
     with pytest.raises(ValueError, match=r"unknown preset 'upt-1b'.*tiny"):
         preset("upt-1b", coord_dim=2, num_channels=3)
-    assert set(PRESETS) == {"tiny", "upt-8m", "upt-17m", "upt-68m"}
+    assert set(PRESETS) == {"tiny", "tiny-perceiver", "upt-8m", "upt-17m", "upt-68m"}

@@ -2,7 +2,8 @@
 
 Cross-attention between points and latent tokens starts out nearly uniform, so on zero-mean
 fields every token pools the same average and the decoder reads nothing position-dependent: a
-coupled saddle that kept the tiny model at the predict-zero plateau for thousands of steps.
+coupled saddle that keeps a model at the predict-zero plateau (upt-models' README has the
+measurements).
 Anchoring token l at a point a_l and adding -|x - a_l|^2 / (2 w_h^2) to the attention logits of
 head h makes each token a local summary from the first step; the widths w_h are learned, so a
 head can still widen to global attention.

@@ -1,5 +1,6 @@
 """Multi-head attention through `F.scaled_dot_product_attention`."""
 
+import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
@@ -25,12 +26,14 @@ class Attention(nn.Module):
         bias: Tensor | None = None,
     ) -> Tensor:
         """query (B, Q, D), context (B, K, D), key_mask (B, K) bool, True = attend,
-        bias (B, H, Q, K) added to the logits -> (B, Q, D)."""
+        bias (B | 1, H, Q, K) added to the logits -> (B, Q, D)."""
         q = rearrange(self.q(query), "b q (h c) -> b h q c", h=self.num_heads)
         k, v = rearrange(self.kv(context), "b k (two h c) -> two b h k c", two=2, h=self.num_heads)
         attn_mask = None if key_mask is None else rearrange(key_mask, "b k -> b 1 1 k")
         if bias is not None:
             bias = bias.to(q.dtype)
-            attn_mask = bias if attn_mask is None else bias.masked_fill(~attn_mask, float("-inf"))
+            if attn_mask is not None:
+                bias = torch.where(attn_mask, bias, float("-inf"))
+            attn_mask = bias
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.proj(rearrange(out, "b h q c -> b q (h c)"))

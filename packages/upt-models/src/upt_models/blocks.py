@@ -1,5 +1,7 @@
 """Pre-norm transformer and perceiver blocks, optionally conditioned through DiT-style adaLN."""
 
+import itertools
+
 from einops import rearrange
 from torch import Tensor, nn
 
@@ -33,6 +35,15 @@ def _gated(x: Tensor, gate: Tensor | None) -> Tensor:
     return x if gate is None else x * gate
 
 
+def mlp(*widths: int) -> nn.Sequential:
+    """Linear layers of the given widths with GELU between them."""
+    layers: list[nn.Module] = []
+    for i, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
+        layers += [nn.GELU()] if i else []
+        layers.append(nn.Linear(width_in, width_out))
+    return nn.Sequential(*layers)
+
+
 class Mlp(nn.Sequential):
     """Two-layer GELU MLP with hidden width `ratio * dim`."""
 
@@ -51,11 +62,16 @@ class TransformerBlock(nn.Module):
         self.mlp = Mlp(dim)
 
     def forward(
-        self, x: Tensor, cond: Tensor | None = None, key_mask: Tensor | None = None
+        self,
+        x: Tensor,
+        cond: Tensor | None = None,
+        key_mask: Tensor | None = None,
+        bias: Tensor | None = None,
     ) -> Tensor:
-        """x (B, N, D), cond (B, cond_dim), key_mask (B, N) bool -> (B, N, D)."""
+        """x (B, N, D), cond (B, cond_dim), key_mask (B, N) bool, bias (B | 1, H, N, N) added to
+        the attention logits -> (B, N, D)."""
         h, gate = self.norm1(x, cond)
-        x = x + _gated(self.attn(h, h, key_mask), gate)
+        x = x + _gated(self.attn(h, h, key_mask, bias), gate)
         h, gate = self.norm2(x, cond)
         return x + _gated(self.mlp(h), gate)
 

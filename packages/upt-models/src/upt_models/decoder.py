@@ -12,13 +12,16 @@ from upt_models.embedding import SincosEmbedding
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Transformer blocks of width `dim` over the latent, then a perceiver of `perceiver_dim`."""
+    """Perceiver latent: transformer blocks of width `dim` over the latent, then a perceiver of
+    `perceiver_dim`. Grid latent: transformer blocks at the latent width, then each query reads
+    its `num_neighbours` nearest anchors through a kernel of width `dim`."""
 
     dim: int
     depth: int
     num_heads: int
-    perceiver_dim: int
-    perceiver_num_heads: int
+    num_neighbours: int = 4
+    perceiver_dim: int | None = None
+    perceiver_num_heads: int | None = None
 
 
 class PerceiverDecoder(nn.Module):

@@ -36,3 +36,25 @@ class SincosEmbedding(nn.Module):
         features = rearrange([angles.sin(), angles.cos()], "two ... ax f -> ... (ax two f)")
         padding = self.dim - features.shape[-1]
         return nn.functional.pad(features, (0, padding)) if padding else features
+
+
+class PeriodicEmbedding(nn.Module):
+    """Features of positions on the periodic unit cube: sin(2 pi k x) and cos(2 pi k x) for
+    k = 1 .. f on each of the `num_axes` axes (f = dim // (2 num_axes)); leftover channels are
+    zero. Exactly periodic, so positions x and x + 1 embed alike."""
+
+    def __init__(self, dim: int, num_axes: int) -> None:
+        super().__init__()
+        num_freqs = dim // num_axes // 2
+        if num_freqs < 1:
+            raise ValueError(f"dim={dim} is too small for {num_axes} axes; need >= {2 * num_axes}")
+        self.dim, self.num_axes = dim, num_axes
+        wavenumbers = 2 * torch.pi * torch.arange(1, num_freqs + 1, dtype=torch.float32)
+        self.register_buffer("wavenumbers", wavenumbers, persistent=False)
+
+    def forward(self, positions: Tensor) -> Tensor:
+        """positions (..., num_axes) -> embedding (..., dim)."""
+        angles = positions.float()[..., None] * self.wavenumbers
+        features = rearrange([angles.sin(), angles.cos()], "two ... ax f -> ... (ax two f)")
+        padding = self.dim - features.shape[-1]
+        return nn.functional.pad(features, (0, padding)) if padding else features

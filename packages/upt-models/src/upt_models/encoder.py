@@ -1,6 +1,5 @@
 """Point encoder: points -> supernode message passing -> transformer -> perceiver pooling."""
 
-import itertools
 from dataclasses import dataclass
 
 import torch
@@ -9,36 +8,29 @@ from einops import rearrange, repeat
 from torch import Tensor, nn
 
 from upt_models.anchors import DistanceBias
-from upt_models.blocks import PerceiverBlock, TransformerBlock
+from upt_models.blocks import PerceiverBlock, TransformerBlock, mlp
 from upt_models.embedding import SincosEmbedding
 from upt_models.graph import canonical_order, neighbour_graph, select_supernodes
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Widths and graph settings of the point encoder.
+    """Widths and graph settings of the encoder.
 
-    `radius` is in coordinate units; None keeps the `max_neighbours` nearest points regardless
-    of distance.
+    `max_neighbours`: the nearest points each supernode (perceiver latent) or anchor (grid
+    latent) pools; `radius` (coordinate units) also drops points farther than that. The
+    perceiver latent also needs `gnn_dim`, `perceiver_num_heads` and `num_supernodes`.
     """
 
-    gnn_dim: int
     dim: int
     depth: int
     num_heads: int
-    perceiver_num_heads: int
-    num_supernodes: int
     num_latent_tokens: int
     max_neighbours: int = 32
     radius: float | None = None
-
-
-def _mlp(*widths: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
-        layers += [nn.GELU()] if i else []
-        layers.append(nn.Linear(width_in, width_out))
-    return nn.Sequential(*layers)
+    gnn_dim: int | None = None
+    perceiver_num_heads: int | None = None
+    num_supernodes: int | None = None
 
 
 class SupernodePooling(nn.Module):
@@ -46,17 +38,18 @@ class SupernodePooling(nn.Module):
 
     def __init__(self, num_channels: int, coord_dim: int, dim: int, embed_scale: float) -> None:
         super().__init__()
-        self.field_embed = _mlp(num_channels, dim, dim, dim)
+        self.field_embed = mlp(num_channels, dim, dim, dim)
         self.pos_embed = SincosEmbedding(dim, coord_dim, scale=embed_scale)
-        self.message = _mlp(2 * dim, 2 * dim, dim, dim)
+        self.message = mlp(2 * dim, 2 * dim, dim, dim)
 
     @torch.no_grad()
     def balance_field_embedding(self, num_probes: int = 4096) -> None:
         """Rescale the field embedding's last layer so that unit-normal field values embed with
         the RMS of the position embedding (a data-free LSUV-style init, Mishkin & Matas 2016).
 
-        With xavier init alone the field part is 15-25x smaller than the position part, and on
-        zero-mean fields training sat at the predict-zero plateau for far longer.
+        With xavier init alone the field part is much smaller than the position part, and on
+        zero-mean fields training sits at the predict-zero plateau for far longer (upt-models'
+        README has the measurements).
         """
         generator = torch.Generator().manual_seed(0)
         first, last = self.field_embed[0], self.field_embed[-1]

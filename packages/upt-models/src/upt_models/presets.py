@@ -1,4 +1,8 @@
-"""Named model sizes: a tiny CPU model and the paper's UPT-8M / 17M / 68M."""
+"""Named model sizes: a tiny CPU model on the grid latent, the same size on the perceiver latent
+(`tiny-perceiver`, for comparison), and the paper's UPT-8M / 17M / 68M (the official perceiver
+latent)."""
+
+import dataclasses
 
 from upt_models.approximator import ApproximatorConfig
 from upt_models.decoder import DecoderConfig
@@ -13,6 +17,7 @@ def _official(
     at most 32 neighbours; the decoder's perceiver runs at the encoder width; every block is
     adaLN-conditioned on two scalars (the official timestep and velocity)."""
     return dict(
+        latent="perceiver",
         encoder=EncoderConfig(
             gnn_dim=enc_dim,
             dim=enc_dim,
@@ -38,6 +43,12 @@ def _official(
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(
+        encoder=EncoderConfig(dim=64, depth=2, num_heads=4, num_latent_tokens=64, max_neighbours=8),
+        approximator=ApproximatorConfig(dim=64, depth=2, num_heads=4),
+        decoder=DecoderConfig(dim=64, depth=1, num_heads=4, num_neighbours=4),
+    ),
+    "tiny-perceiver": dict(
+        latent="perceiver",
         encoder=EncoderConfig(
             gnn_dim=32,
             dim=64,
@@ -59,8 +70,35 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def preset(name: str, *, coord_dim: int, num_channels: int) -> UPTConfig:
-    """The named preset for data with `coord_dim` coordinates and `num_channels` field channels."""
+def preset(
+    name: str,
+    *,
+    coord_dim: int,
+    num_channels: int,
+    periodic: bool = False,
+    translation_invariant: bool = False,
+    num_latent_tokens: int | None = None,
+) -> UPTConfig:
+    """The named preset for data with `coord_dim` coordinates and `num_channels` field channels,
+    on a periodic domain or not (and with physics that is translation invariant or not),
+    optionally with another number of latent tokens (for the grid latent, a `coord_dim`-th
+    power)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return UPTConfig(coord_dim=coord_dim, num_channels=num_channels, **PRESETS[name])
+    values = dict(PRESETS[name])
+    if num_latent_tokens is not None:
+        values["encoder"] = dataclasses.replace(
+            values["encoder"], num_latent_tokens=num_latent_tokens
+        )
+    if periodic and values.get("latent") == "perceiver":
+        raise ValueError(
+            f"preset {name!r} uses the perceiver latent, which knows no periodic domains; "
+            "use a grid preset such as 'tiny'"
+        )
+    return UPTConfig(
+        coord_dim=coord_dim,
+        num_channels=num_channels,
+        periodic=periodic,
+        translation_invariant=translation_invariant,
+        **values,
+    )

@@ -1,7 +1,7 @@
 """The Universal Physics Transformer: encode -> step (k times) -> decode, all in latent space."""
 
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from einops import rearrange
@@ -12,19 +12,33 @@ from upt_models.approximator import Approximator, ApproximatorConfig
 from upt_models.conditioning import ScalarConditioner
 from upt_models.decoder import DecoderConfig, PerceiverDecoder
 from upt_models.encoder import EncoderConfig, PointEncoder
+from upt_models.geometry import grid_anchors, grid_side
+from upt_models.grid_decoder import GridDecoder
+from upt_models.grid_encoder import GridEncoder
+from upt_models.relative_position import RelativePositionBias
 
 
 @dataclass(frozen=True)
 class UPTConfig:
     """Full model configuration; the latent width D is `approximator.dim`.
 
+    `latent` chooses the latent design. "grid" (the default): token l sits at anchor a_l of a
+    regular grid in the unit cube (`encoder.num_latent_tokens` must be a `coord_dim`-th power),
+    the encoder pools each anchor's nearest points with a learned kernel, every transformer
+    block has a relative position bias, and the decoder reads each query's nearest anchors
+    (`upt_models.grid_encoder`, `upt_models.grid_decoder`). `periodic` treats [0, 1)^d as a
+    torus (nearest-image offsets); `translation_invariant` (periodic only) also drops every
+    absolute position, so the model commutes with shifts by whole cells: for equations with no
+    preferred position (Burgers; not a flow with a fixed forcing). "perceiver": the official
+    UPT's supernode pooling and perceivers.
+
     `num_cond_scalars` > 0 conditions the approximator on that many scalars through adaLN (the
     condition vector has width 4 * D); `condition_codec` also conditions every encoder and
     decoder block, as the official UPT does (then `encode` and `decode` need `cond` too).
     Coordinates and scalars are multiplied by `embed_scale` before their sin-cos embedding:
-    normalize them to about [0, 1]. `anchored_latent` pins each latent token to a point of the
-    unit cube and biases the cross-attention between points and tokens by their distance
-    (see `upt_models.anchors`); False gives the official UPT's unbiased perceivers.
+    normalize them to about [0, 1]. For the perceiver latent, `anchored_latent` pins each token
+    to a point of the unit cube and biases the cross-attention between points and tokens by
+    their distance (see `upt_models.anchors`); False gives the official UPT's unbiased perceivers.
 
     `encode` and `step` return layer-normalized tokens (no affine): the latent keeps one scale,
     so latent-space losses (UPT's inverse decoding loss) cannot grow by inflating it.
@@ -39,10 +53,31 @@ class UPTConfig:
     condition_codec: bool = False
     embed_scale: float = 1000.0
     anchored_latent: bool = True
+    latent: Literal["grid", "perceiver"] = "grid"
+    periodic: bool = False
+    translation_invariant: bool = False
 
     def __post_init__(self) -> None:
         if self.condition_codec and self.num_cond_scalars == 0:
             raise ValueError("condition_codec=True needs num_cond_scalars > 0")
+        if self.translation_invariant and not self.periodic:
+            raise ValueError("translation_invariant=True needs a periodic domain (periodic=True)")
+        if self.latent == "grid":
+            grid_side(self.encoder.num_latent_tokens, self.coord_dim)
+        elif self.latent == "perceiver":
+            needed = {
+                "encoder.gnn_dim": self.encoder.gnn_dim,
+                "encoder.perceiver_num_heads": self.encoder.perceiver_num_heads,
+                "encoder.num_supernodes": self.encoder.num_supernodes,
+                "decoder.perceiver_dim": self.decoder.perceiver_dim,
+                "decoder.perceiver_num_heads": self.decoder.perceiver_num_heads,
+            }
+            if missing := [key for key, value in needed.items() if value is None]:
+                raise ValueError(f"the perceiver latent needs {', '.join(missing)}")
+            if self.periodic:
+                raise ValueError("periodic domains need the grid latent (latent='grid')")
+        else:
+            raise ValueError(f"latent must be 'grid' or 'perceiver'; got {self.latent!r}")
 
     @property
     def cond_dim(self) -> int | None:
@@ -53,14 +88,15 @@ class UPTConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "UPTConfig":
-        """Inverse of `to_dict`; unknown or missing keys raise ValueError."""
+        """Inverse of `to_dict`; unknown or missing keys raise ValueError. A config without a
+        `latent` key predates the grid latent and describes a perceiver model."""
         nested = {
             "encoder": EncoderConfig,
             "approximator": ApproximatorConfig,
             "decoder": DecoderConfig,
         }
         _check_keys("config", data, cls)
-        values = dict(data)
+        values = {"latent": "perceiver", **data}
         for key, sub_cls in nested.items():
             _check_keys(key, values[key], sub_cls)
             values[key] = sub_cls(**values[key])
@@ -86,9 +122,8 @@ def _check_shape(name: str, tensor: Tensor, expected: tuple[int | None, ...], ax
 
 
 def _init_linear(module: nn.Module) -> None:
-    """Xavier-uniform weights and zero biases, as the official UPT. With PyTorch's default init
-    the field embedding is so small next to the position embedding that, on zero-mean fields,
-    training sat at the predict-zero plateau for 3000 steps where this init left it after ~1200."""
+    """Xavier-uniform weights and zero biases, as the official UPT (perceiver latent only; with
+    PyTorch's default init its field embedding starts far smaller than the position embedding)."""
     if isinstance(module, nn.Linear):
         nn.init.xavier_uniform_(module.weight)
         nn.init.zeros_(module.bias)
@@ -112,31 +147,40 @@ class UPT(nn.Module):
             if cond_dim
             else None
         )
+        if config.latent == "grid":
+            self._build_grid(config, latent_dim, cond_dim, codec_cond_dim)
+        else:
+            self._build_perceiver(config, latent_dim, cond_dim, codec_cond_dim)
+        self.latent_norm = nn.LayerNorm(latent_dim, eps=1e-6, elementwise_affine=False)
+
+    def _build_grid(
+        self, config: UPTConfig, latent_dim: int, cond_dim: int | None, codec_cond: int | None
+    ) -> None:
+        anchors = grid_anchors(config.encoder.num_latent_tokens, config.coord_dim)
+        args = (config.coord_dim, config.num_channels, latent_dim, anchors, config.periodic)
+        self.encoder = GridEncoder(config.encoder, *args, codec_cond, config.translation_invariant)
+        bias = RelativePositionBias(
+            grid_side(len(anchors), config.coord_dim),
+            config.coord_dim,
+            config.periodic,
+            config.approximator.num_heads,
+            config.approximator.depth,
+        )
+        self.approximator = Approximator(config.approximator, cond_dim, bias)
+        self.decoder = GridDecoder(config.decoder, *args, codec_cond)
+
+    def _build_perceiver(
+        self, config: UPTConfig, latent_dim: int, cond_dim: int | None, codec_cond: int | None
+    ) -> None:
         anchors = (
             anchor_points(config.encoder.num_latent_tokens, config.coord_dim)
             if config.anchored_latent
             else None
         )
-        self.encoder = PointEncoder(
-            config.encoder,
-            config.coord_dim,
-            config.num_channels,
-            latent_dim,
-            codec_cond_dim,
-            config.embed_scale,
-            anchors,
-        )
+        args = (config.coord_dim, config.num_channels, latent_dim, codec_cond)
+        self.encoder = PointEncoder(config.encoder, *args, config.embed_scale, anchors)
         self.approximator = Approximator(config.approximator, cond_dim)
-        self.decoder = PerceiverDecoder(
-            config.decoder,
-            config.coord_dim,
-            config.num_channels,
-            latent_dim,
-            codec_cond_dim,
-            config.embed_scale,
-            anchors,
-        )
-        self.latent_norm = nn.LayerNorm(latent_dim, eps=1e-6, elementwise_affine=False)
+        self.decoder = PerceiverDecoder(config.decoder, *args, config.embed_scale, anchors)
         self.apply(_init_linear)
         self.encoder.pool.balance_field_embedding()
 

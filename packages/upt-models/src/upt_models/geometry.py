@@ -1,0 +1,78 @@
+"""Points in the unit cube, optionally periodic: grid anchors, displacements, nearest neighbours.
+
+On a periodic domain ([0, 1)^d with opposite faces identified) a displacement is taken to the
+nearest image, each component in [-1/2, 1/2); distances and neighbours follow.
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import repeat
+from torch import Tensor
+
+
+def grid_side(num_points: int, coord_dim: int) -> int:
+    """The number of grid points per axis of a regular grid of `num_points` in `coord_dim` axes."""
+    side = round(num_points ** (1 / coord_dim))
+    if side < 1 or side**coord_dim != num_points:
+        raise ValueError(
+            f"{num_points} latent tokens do not form a regular grid in {coord_dim}D: use a "
+            f"{coord_dim}-th power such as {max(side, 1) ** coord_dim} or {(side + 1) ** coord_dim}"
+        )
+    return side
+
+
+def grid_anchors(num_points: int, coord_dim: int) -> Tensor:
+    """The cell centres of a regular grid of `num_points` cells in [0, 1)^coord_dim,
+    (num_points, coord_dim), in row-major order (the last axis varies fastest)."""
+    side = grid_side(num_points, coord_dim)
+    centres = (torch.arange(side, dtype=torch.float64) + 0.5) / side
+    axes = torch.meshgrid(*[centres] * coord_dim, indexing="ij")
+    return torch.stack([axis.flatten() for axis in axes], dim=-1).float()
+
+
+def displacement(to: Tensor, origin: Tensor, periodic: bool) -> Tensor:
+    """to - origin, wrapped to the nearest periodic image when `periodic`."""
+    delta = to - origin
+    return delta - delta.round() if periodic else delta
+
+
+def nearest(
+    queries: Tensor,
+    keys: Tensor,
+    k: int,
+    periodic: bool,
+    key_mask: Tensor | None = None,
+    radius: float | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The `k` nearest real keys of every query (within `radius` when given).
+
+    queries (B, Q, d), keys (B, K, d), key_mask (B, K) bool (True = real key) ->
+    index (B, Q, k) into the keys, offset (B, Q, k, d) = key - query (nearest image when
+    periodic), valid (B, Q, k): False for padding keys, keys beyond `radius`, and where a query
+    has fewer than k real keys. Ties go to the lower key index (a stable sort), so keys in a
+    canonical order give neighbours that do not depend on the order they came in. Memory is
+    O(B Q K), accumulated one axis at a time.
+    """
+    squared = torch.zeros(queries.shape[0], queries.shape[1], keys.shape[1], device=queries.device)
+    for axis in range(queries.shape[-1]):
+        delta = displacement(
+            keys[:, None, :, axis].float(), queries[:, :, None, axis].float(), periodic
+        )
+        squared += delta.square()
+    if key_mask is not None:
+        squared = squared.masked_fill(~key_mask[:, None, :], torch.inf)
+    distance, index = squared.sort(dim=2, stable=True)
+    distance, index = distance[..., :k], index[..., :k]
+    gathered = keys.float().gather(1, repeat(index, "b q k -> b (q k) d", d=keys.shape[-1]))
+    offset = displacement(gathered.view(*index.shape, -1), queries.float()[:, :, None, :], periodic)
+    valid = distance.isfinite()
+    if radius is not None:
+        valid &= distance <= radius**2
+    return index, offset, valid
+
+
+def gather_neighbours(values: Tensor, index: Tensor) -> Tensor:
+    """values (B, K, C) at index (B, Q, k) -> (B, Q, k, C)."""
+    flat = values.gather(1, repeat(index, "b q k -> b (q k) c", c=values.shape[-1]))
+    return flat.view(*index.shape, values.shape[-1])
