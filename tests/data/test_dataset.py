@@ -20,13 +20,44 @@ def test_next_step_item_holds_the_stored_frames(small_store: FieldStore) -> None
     item = dataset[9 + 4]  # trajectory 1, time index 4
     frames = small_store.normalization.normalize(small_store.read_trajectories("valid", [1])[0])
     np.testing.assert_array_equal(item["fields_orig"].numpy(), frames[4])
-    np.testing.assert_array_equal(item["target"].numpy(), frames[6])
+    np.testing.assert_array_equal(item["target"].numpy(), frames[None, 6])
     np.testing.assert_array_equal(item["coords"].numpy(), small_store.coords.astype(np.float32))
     assert item["meta"]["trajectory"] == 1
     assert item["meta"]["time_index"] == 4
     assert item["meta"]["dt"] == pytest.approx(2 * 0.05)
     assert item["meta"]["viscosity"] == 0.05
     assert item["meta"]["grid_shape"] == (32,)
+
+
+def test_several_steps_hold_the_frames_at_each_stride(small_store: FieldStore) -> None:
+    dataset = NextStepDataset(small_store.url, "valid", stride=2, num_steps=3, query_points=7)
+    assert len(dataset) == 2 * (11 - 6)
+    item = dataset[5 + 1]  # trajectory 1, time index 1
+    frames = small_store.normalization.normalize(small_store.read_trajectories("valid", [1])[0])
+    assert item["target"].shape == (3, 7, 1)
+    index = torch.searchsorted(
+        torch.from_numpy(small_store.coords[:, 0]).float(), item["query_coords"][:, 0]
+    )
+    np.testing.assert_array_equal(item["target"].numpy(), frames[[3, 5, 7]][:, index.numpy()])
+
+
+def test_random_shifts_move_every_point_by_one_offset(small_store: FieldStore) -> None:
+    plain = NextStepDataset(small_store.url, query_points=9)
+    shifted = NextStepDataset(small_store.url, query_points=9, random_shift=True)
+    generator = torch.Generator().manual_seed(3)
+    a, b = plain.sample(4, generator), shifted.sample(4, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a["fields_orig"], b["fields_orig"])
+    torch.testing.assert_close(a["target"], b["target"])
+    offset = (b["coords"] - a["coords"]).remainder(1.0)
+    torch.testing.assert_close(offset, offset[:1].expand_as(offset), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        (b["query_coords"] - a["query_coords"]).remainder(1.0),
+        offset[:1].expand(9, 1),
+        atol=1e-6,
+        rtol=0,
+    )
+    assert (b["coords"] >= 0).all()
+    assert (b["coords"] < 1).all()
 
 
 def test_unnormalized_items_are_in_physical_units(small_store: FieldStore) -> None:
@@ -42,7 +73,7 @@ def test_point_subsets_are_consistent_and_seeded(small_store: FieldStore) -> Non
     assert item["fields_orig"].shape == (12, 1)
     assert item["coords"].shape == (12, 1)
     assert item["query_coords"].shape == (5, 1)
-    assert item["target"].shape == (5, 1)
+    assert item["target"].shape == (1, 5, 1)
     full = NextStepDataset(small_store.url, seed=1)[3]
     index = torch.searchsorted(full["coords"][:, 0], item["coords"][:, 0])
     torch.testing.assert_close(full["fields_orig"][index], item["fields_orig"])
@@ -84,6 +115,7 @@ def test_trajectory_dataset(small_store: FieldStore) -> None:
         ({"input_points": 0}, r"input_points must be None or lie in \[1, 32\]"),
         ({"query_points": 33}, r"query_points must be None or lie in \[1, 32\]"),
         ({"split": "training"}, "split must be one of"),
+        ({"stride": 4, "num_steps": 3}, r"num_steps \* stride must lie in \[1, 10\]"),
     ],
 )
 def test_bad_arguments(small_store: FieldStore, kwargs: dict, message: str) -> None:

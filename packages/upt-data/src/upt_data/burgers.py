@@ -310,8 +310,8 @@ def solve_burgers(
         )
     u0 = initial_condition.cell_averages(internal_resolution).double()
     eps = effective_viscosity(viscosity)
-    # Batched CPU FFTs of this size run ~50x slower with intra-op threads on a loaded 2-core
-    # machine (measured: 27 ms vs 0.4 ms per step); one thread here, restored afterwards.
+    # Batched CPU FFTs of this size run far slower with intra-op threads on a loaded machine
+    # (upt-data's README has the measurement); one thread here, restored afterwards.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -22,11 +22,12 @@ from upt_data.store import SPLITS, FieldStore
 class _StoreDataset(Dataset):
     """Opens the store lazily, once per process."""
 
-    def __init__(self, url: str | Path, split: str, normalize: bool) -> None:
+    def __init__(self, store: FieldStore | str | Path, split: str, normalize: bool) -> None:
         if split not in SPLITS:
             raise InvalidArgumentError(f"split must be one of {SPLITS}, found {split!r}")
-        self.url, self.split, self.normalize = str(url), split, normalize
-        self._store: FieldStore | None = FieldStore.open(self.url)
+        opened = store if isinstance(store, FieldStore) else FieldStore.open(store)
+        self.url, self.split, self.normalize = opened.url, split, normalize
+        self._store: FieldStore | None = opened
         self._pid = os.getpid()
 
     @property
@@ -61,30 +62,49 @@ def _subset(count: int, size: int | None, generator: torch.Generator) -> Tensor:
 
 
 class NextStepDataset(_StoreDataset):
-    """Samples (frame t at input points -> frame t + stride at query points).
+    """Samples (frame t at input points -> frames t + stride, ..., t + num_steps * stride at
+    query points).
 
     Each item holds `fields_orig` (n, C) at `coords` (n, d), `query_coords` (q, d) and `target`
-    (q, C), and `meta` (trajectory, time_index, time, dt, viscosity, grid_shape). `grid_stride`
-    keeps every k-th stored point (a coarser grid); `input_points` and `query_points` draw random
-    subsets of those points (to imitate irregular meshes); None keeps all of them.
+    (num_steps, q, C), and `meta` (trajectory, time_index, time, dt, viscosity, grid_shape).
+    `grid_stride` keeps every k-th stored point (a coarser grid); `input_points` and
+    `query_points` draw random subsets of those points (to imitate irregular meshes); None keeps
+    all of them. `random_shift` moves each sample's points by one random offset, wrapped into
+    [0, 1)^d: for stores of a translation-invariant equation on a periodic domain (Burgers), the
+    same physics seen from anywhere, so that a model meets every position relative to its own
+    grid. `store` is a
+    URL or an open FieldStore.
     """
 
     def __init__(
         self,
-        url: str | Path,
+        store: FieldStore | str | Path,
         split: str = "train",
         *,
         stride: int = 1,
+        num_steps: int = 1,
         grid_stride: int = 1,
         input_points: int | None = None,
         query_points: int | None = None,
         normalize: bool = True,
+        random_shift: bool = False,
         seed: int = 0,
     ) -> None:
-        super().__init__(url, split, normalize)
+        super().__init__(store, split, normalize)
+        if random_shift and not self.store.translation_invariant:
+            raise InvalidArgumentError(
+                f"random_shift needs a translation-invariant equation on a periodic domain; "
+                f"{self.url} is not marked so (attributes periodic, translation_invariant)"
+            )
+        self.random_shift = random_shift
         num_times, num_stored = len(self.store.times), len(self.store.coords)
         if not 1 <= stride < num_times:
             raise InvalidArgumentError(f"stride must lie in [1, {num_times - 1}], found {stride}")
+        if num_steps < 1 or num_steps * stride >= num_times:
+            raise InvalidArgumentError(
+                f"num_steps * stride must lie in [1, {num_times - 1}] for {num_times} stored "
+                f"frames, found num_steps={num_steps}, stride={stride}"
+            )
         if grid_stride < 1 or num_stored % grid_stride:
             raise InvalidArgumentError(
                 f"grid_stride must be >= 1 and divide the {num_stored} stored points, "
@@ -98,8 +118,8 @@ class NextStepDataset(_StoreDataset):
                     f"{name} must be None or lie in [1, {num_points}], found {value}"
                 )
         self.stride, self.input_points, self.query_points = stride, input_points, query_points
-        self.seed, self.epoch = seed, 0
-        self.pairs_per_trajectory = num_times - stride
+        self.num_steps, self.seed, self.epoch = num_steps, seed, 0
+        self.pairs_per_trajectory = num_times - num_steps * stride
         self.num_trajectories = self.store.num_trajectories(split)
 
     def set_epoch(self, epoch: int) -> None:
@@ -124,12 +144,16 @@ class NextStepDataset(_StoreDataset):
         coords = torch.from_numpy(self.store.coords).float()[self.grid]
         inputs = _subset(len(coords), self.input_points, generator)
         queries = _subset(len(coords), self.query_points, generator)
+        if self.random_shift:
+            shift = torch.rand(coords.shape[1], generator=generator)
+            coords = (coords + shift).remainder(1.0)
         times = self.store.times
+        future = time_index + self.stride * torch.arange(1, self.num_steps + 1)
         return {
             "fields_orig": frames[time_index, inputs],
             "coords": coords[inputs],
             "query_coords": coords[queries],
-            "target": frames[time_index + self.stride, queries],
+            "target": frames[future][:, queries],
             "meta": {
                 **self._meta(trajectory),
                 "time_index": time_index,
@@ -142,8 +166,10 @@ class NextStepDataset(_StoreDataset):
 class TrajectoryDataset(_StoreDataset):
     """Whole trajectories: `fields` (time, point, channel), `coords`, `times`, `meta`."""
 
-    def __init__(self, url: str | Path, split: str = "test", *, normalize: bool = True) -> None:
-        super().__init__(url, split, normalize)
+    def __init__(
+        self, store: FieldStore | str | Path, split: str = "test", *, normalize: bool = True
+    ) -> None:
+        super().__init__(store, split, normalize)
 
     def __len__(self) -> int:
         return self.store.num_trajectories(self.split)

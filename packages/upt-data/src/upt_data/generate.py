@@ -75,6 +75,8 @@ def generate_burgers_store(url: str, spec: BurgersSpec, progress: bool = True) -
         "spec": asdict(spec),
         "scheme": {"name": scheme.scheme, "internal_resolution": scheme.internal_resolution},
         "values": "cell averages over [j, j + 1) / resolution; coords are the cell centres",
+        "periodic": True,
+        "translation_invariant": True,
     }
     writer = StoreWriter(url, coords, times, spec.split_sizes, 1, attrs)
     total = sum(spec.split_sizes.values())

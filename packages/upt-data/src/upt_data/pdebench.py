@@ -76,6 +76,8 @@ def import_pdebench(
             "generator_version": "pdebench",
             "seed": None,
             "values": "as stored by PDEBench",
+            "periodic": True,
+            "translation_invariant": True,
         }
         writer = StoreWriter(url, x[:, None], t[: tensor.shape[1]], sizes, 1, attrs)
         bounds = np.cumsum([0, *sizes.values()])

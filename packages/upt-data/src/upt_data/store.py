@@ -4,7 +4,9 @@ Layout (validated on open):
 
     /                 attrs: layout_version, equation, viscosity, initial_conditions, generator,
                              generator_version, seed, normalization {mean, std} (train split),
-                             complete = true (written last)
+                             complete = true (written last); optional: periodic (coords live
+                             in [0, 1)^d with opposite faces identified), translation_invariant
+                             (the equation has no preferred position); both false when absent
     /coords           (point, coord_dim) float64: cell centres
     /times            (time,) float64
     /{split}/fields   (trajectory, time, point, channel) float32, one chunk per trajectory
@@ -131,6 +133,16 @@ class FieldStore:
     @property
     def viscosity(self) -> float:
         return float(self.attrs["viscosity"])
+
+    @property
+    def periodic(self) -> bool:
+        """Whether the domain is [0, 1)^d with opposite faces identified."""
+        return self.attrs.get("periodic") is True
+
+    @property
+    def translation_invariant(self) -> bool:
+        """Whether the equation looks the same from every point of a periodic domain."""
+        return self.periodic and self.attrs.get("translation_invariant") is True
 
     def fields(self, split: str) -> zarr.Array:
         """The (trajectory, time, point, channel) array of a split."""
