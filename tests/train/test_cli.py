@@ -1,5 +1,6 @@
-"""upt-train end to end on a tiny store: the run folder, resume, faults, and bad input."""
+"""upt-train end to end on a tiny store: the run folder, evaluate, resume, faults, bad input."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -10,50 +11,31 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import upt_train.train
-from upt_data import BurgersSpec, FieldStore, generate_burgers_store
+import upt_train.loop
+from upt_data import FieldStore, generate_burgers_store
 from upt_models import load_upt
+from upt_train import TrainingData, load_config
 from upt_train.cli import main
-from upt_train.config import load_config
-from upt_train.data import TrainingData
+from upt_train.data import data_spec
 
-TINY = BurgersSpec(
-    viscosity=0.05,
-    resolution=32,
-    num_frames=11,
-    final_time=0.5,
-    num_train=4,
-    num_valid=1,
-    num_test=2,
-    seed=5,
-    solver_batch=4,
-)
+QUICK = load_config("burgers_quick")
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("train-store") / "tiny.zarr"
-    generate_burgers_store(str(path), TINY, progress=False)
+    generate_burgers_store(str(path), data_spec(QUICK.data), progress=False)
     return str(path)
 
 
 def overrides(store: str, **extra: object) -> list[str]:
     values = {
         "data.store": store,
-        "data.viscosity": 0.05,
-        "data.resolution": 32,
-        "data.train_resolution": 16,
-        "data.stride": 1,
-        "data.query_points": None,
-        "eval.super_resolution": [32],
         "eval.plot_trajectories": 2,
-        "training.batch_size": 4,
         "training.max_steps": 6,
         "training.warmup_steps": 2,
         "training.checkpoint_every": 3,
         "training.log_every": 1,
-        "training.inv_enc_query_points": None,
-        "training.inv_dec_query_points": None,
         **extra,
     }
     return [f"{key}={json.dumps(value)}" for key, value in values.items()]
@@ -61,10 +43,11 @@ def overrides(store: str, **extra: object) -> list[str]:
 
 def test_a_run_writes_every_file(store: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run_dir = tmp_path / "run"
-    assert main(["burgers", *overrides(store), "--run-dir", str(run_dir)]) == 0
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(run_dir)]) == 0
     names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
     assert names == {
         "config.yaml",
+        "normalization.json",
         "model.safetensors",
         "training_state.safetensors",
         "metrics.jsonl",
@@ -77,46 +60,107 @@ def test_a_run_writes_every_file(store: str, tmp_path: Path, capsys: pytest.Capt
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1, 2, 3, 4, 5, 6]
     assert {"loss/next_step", "loss/inv_enc", "loss/inv_dec", "loss/total"} <= set(rows[0])
+    assert all(b["loop_seconds"] > a["loop_seconds"] for a, b in itertools.pairwise(rows))
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in (
         "one_step_nrmse",
+        "reconstruction_nrmse",
         "latent_rollout_nrmse",
-        "reencode_rollout_nrmse",
+        "autoregressive_rollout_nrmse",
+        "persistence_one_step_nrmse",
         "one_step_nrmse_32",
+        "peak_rss_mib",
     ):
         assert summary[key] > 0
     assert summary["rollout_steps"] == 10
-    assert load_upt(run_dir / "model.safetensors").config.encoder.num_supernodes == 128
+    model = load_upt(run_dir / "model.safetensors")
+    assert model.config.latent == "grid"
+    assert model.config.periodic
+    assert model.config.translation_invariant
     printed = capsys.readouterr().out
     assert "latent rollout nRMSE" in printed
     assert str(run_dir) in printed
 
 
 def test_evaluation_steps_at_the_training_stride(store: str) -> None:
-    config = load_config("burgers", overrides(store, **{"data.stride": 5}))
-    test = TrainingData(config, rank=0, world_size=1).test_trajectories(torch.device("cpu"))
+    config = load_config("burgers_quick", overrides(store, **{"data.stride": 5}))
     stored = FieldStore.open(store)
+    test = TrainingData(config, stored).trajectories("test", torch.device("cpu"))
     assert test.fields.shape[1] == 3  # frames 0, 5, 10 of 11
     torch.testing.assert_close(test.times, torch.from_numpy(stored.times[::5]).float())
     first = stored.normalization.normalize(stored.read_trajectories("test", [0]))
     torch.testing.assert_close(test.fields[0, 1], torch.from_numpy(first[0, 5]).float())
 
 
+def test_evaluate_scores_a_run_on_a_store_it_never_saw(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_dir = tmp_path / "run"
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(run_dir)]) == 0
+    other = tmp_path / "other.zarr"
+    spec = data_spec(load_config("burgers_quick", ["data.seed=11", "data.num_test=3"]).data)
+    generate_burgers_store(str(other), spec, progress=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--store", str(other)]) == 0
+    folder = run_dir / "evaluations" / "other.zarr-test"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["store"] == str(other)
+    assert summary["one_step_nrmse"] > 0
+    assert (folder / "plots" / "rollout_0.png").is_file()
+    assert not (folder / "plots" / "losses.png").exists()
+    assert str(folder) in capsys.readouterr().out
+    # the run's own store, other split, explicit output folder
+    assert main(["evaluate", str(run_dir), "--split", "valid", "--out", str(tmp_path / "v")]) == 0
+    assert json.loads((tmp_path / "v" / "summary.json").read_text())["split"] == "valid"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["/nonexistent/run"], "no config.yaml there"),
+        (["RUN", "--store", "/nonexistent/store.zarr"], "no field store at /nonexistent"),
+        (["RUN", "--split", "nope"], "invalid choice: 'nope'"),
+    ],
+)
+def test_evaluate_refuses_bad_input(
+    store: str, tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    run_dir = tmp_path / "run"
+    assert (
+        main(
+            [
+                "burgers_quick",
+                *overrides(store, **{"training.max_steps": 1}),
+                "--run-dir",
+                str(run_dir),
+            ]
+        )
+        == 0
+    )
+    argv = [str(run_dir) if a == "RUN" else a for a in arguments]
+    result = subprocess.run(
+        [sys.executable, "-m", "upt_train", "evaluate", *argv], capture_output=True, text=True
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_resume_reaches_the_same_weights_as_a_straight_run(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
-    assert main(["burgers", *overrides(store), "--run-dir", str(straight)]) == 0
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(straight)]) == 0
 
-    save = upt_train.train.save_training_state
+    save = upt_train.loop.save_training_state
 
     def stop_after_first_checkpoint(*args, **kwargs):
         save(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(upt_train.train, "save_training_state", stop_after_first_checkpoint)
-    assert main(["burgers", *overrides(store), "--run-dir", str(interrupted)]) == 130
-    monkeypatch.setattr(upt_train.train, "save_training_state", save)
+    monkeypatch.setattr(upt_train.loop, "save_training_state", stop_after_first_checkpoint)
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(interrupted)]) == 130
+    monkeypatch.setattr(upt_train.loop, "save_training_state", save)
     assert main(["--resume", str(interrupted)]) == 0
 
     first, second = (load_file(d / "model.safetensors") for d in (straight, interrupted))
@@ -132,19 +176,19 @@ def test_resume_reaches_the_same_weights_as_a_straight_run(
 def test_non_finite_loss_stops_with_the_last_checkpoint_intact(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    forward = upt_train.train.UPTObjective.forward
+    forward = upt_train.loop.UPTObjective.forward
     calls = []
 
-    def nan_at_step_five(self, batch, generator):
+    def nan_at_step_five(self, batch):
         calls.append(1)
-        losses = forward(self, batch, generator)
+        losses = forward(self, batch)
         if len(calls) == 5:
             losses["total"] = losses["total"] * float("nan")
         return losses
 
-    monkeypatch.setattr(upt_train.train.UPTObjective, "forward", nan_at_step_five)
+    monkeypatch.setattr(upt_train.loop.UPTObjective, "forward", nan_at_step_five)
     run_dir = tmp_path / "nan"
-    assert main(["burgers", *overrides(store), "--run-dir", str(run_dir)]) == 2
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(run_dir)]) == 2
     error = capsys.readouterr().err
     assert "the loss became non-finite at step 4" in error
     assert "Traceback" not in error
@@ -180,7 +224,14 @@ def test_corrupt_checkpoint_on_resume(
 ) -> None:
     run_dir = tmp_path / "run"
     assert (
-        main(["burgers", *overrides(store, **{"training.max_steps": 3}), "--run-dir", str(run_dir)])
+        main(
+            [
+                "burgers_quick",
+                *overrides(store, **{"training.max_steps": 3}),
+                "--run-dir",
+                str(run_dir),
+            ]
+        )
         == 0
     )
     state = run_dir / "training_state.safetensors"
@@ -194,7 +245,7 @@ def test_two_process_ddp_matches_one_process(store: str, tmp_path: Path) -> None
     single, double = tmp_path / "single", tmp_path / "double"
     arguments = [*overrides(store, **{"training.max_steps": 4}), "--run-dir"]
     subprocess.run(
-        [sys.executable, "-m", "upt_train", "burgers", *arguments, str(single)],
+        [sys.executable, "-m", "upt_train", "burgers_quick", *arguments, str(single)],
         check=True,
         env=environment,
         capture_output=True,
@@ -210,7 +261,7 @@ def test_two_process_ddp_matches_one_process(store: str, tmp_path: Path) -> None
             "29533",
             "-m",
             "upt_train",
-            "burgers",
+            "burgers_quick",
             *arguments,
             str(double),
         ],

@@ -1,4 +1,5 @@
-"""The training objective: loss terms, gradients of the inverse losses, and switching them off."""
+"""The training objective: loss terms, unrolled steps, gradients of the inverse losses, and
+switching them off."""
 
 import dataclasses
 
@@ -6,20 +7,25 @@ import pytest
 import torch
 
 from upt_models import UPT, preset
-from upt_train.config import TrainingConfig
-from upt_train.objective import Batch, UPTObjective
+from upt_train import Batch, TrainingConfig, UPTObjective, relative_squared_error
 
 
-@pytest.fixture
-def batch() -> Batch:
+def make_batch(steps: int = 1, seed: int = 1) -> Batch:
     generator = torch.Generator().manual_seed(0)
     coords = torch.rand(2, 64, 1, generator=generator)
+    target = torch.stack([torch.cos(6.28 * coords[:, :32] + k) for k in range(steps)], dim=1)
     return Batch(
         fields=torch.sin(6.28 * coords),
         coords=coords,
         query_coords=coords[:, :32],
-        target=torch.cos(6.28 * coords[:, :32]),
+        target=target,
+        seed=seed,
     )
+
+
+@pytest.fixture
+def batch() -> Batch:
+    return make_batch()
 
 
 def objective(**overrides: object) -> UPTObjective:
@@ -32,15 +38,60 @@ def objective(**overrides: object) -> UPTObjective:
 
 def gradients(objective: UPTObjective, batch: Batch, term: str) -> dict[str, torch.Tensor]:
     objective.zero_grad()
-    objective(batch, torch.Generator().manual_seed(1))[term].backward()
+    objective(batch)[term].backward()
     return {n: p.grad for n, p in objective.model.named_parameters() if p.grad is not None}
 
 
 def test_terms_sum_to_the_total(batch: Batch) -> None:
-    losses = objective()(batch, torch.Generator().manual_seed(1))
+    losses = objective()(batch)
     assert set(losses) == {"next_step", "inv_enc", "inv_dec", "total"}
     torch.testing.assert_close(
         losses["total"], losses["next_step"] + losses["inv_enc"] + losses["inv_dec"]
+    )
+
+
+def test_next_step_term_is_the_configured_loss_of_the_decoded_step(batch: Batch) -> None:
+    for loss in ("relative", "mse"):
+        target = objective(loss=loss, use_upt_inverse_losses=False)
+        model = target.model
+        prediction = model.decode(
+            model.step(model.encode(batch.fields, batch.coords)), batch.query_coords
+        )
+        truth = batch.target[:, 0]
+        expected = (
+            relative_squared_error(prediction, truth)
+            if loss == "relative"
+            else (prediction - truth).square().mean()
+        )
+        torch.testing.assert_close(target(batch)["next_step"], expected)
+
+
+def test_unrolled_steps_average_the_loss_of_each_decoded_step() -> None:
+    batch = make_batch(steps=3)
+    target = objective(use_upt_inverse_losses=False)
+    model = target.model
+    latent = model.encode(batch.fields, batch.coords)
+    terms = []
+    for k in range(3):
+        latent = model.step(latent)
+        terms.append(
+            relative_squared_error(model.decode(latent, batch.query_coords), batch.target[:, k])
+        )
+    torch.testing.assert_close(target(batch)["next_step"], torch.stack(terms).mean())
+
+
+def test_the_relative_loss_weighs_every_sample_alike() -> None:
+    """Hand values: sample 0 is off by 10% of its norm, sample 1 by 20%, at any amplitude."""
+    target = torch.tensor([[[3.0], [4.0]], [[0.0], [0.05]]])
+    prediction = target.clone()
+    prediction[0, 0, 0] += 0.5  # ||error|| / ||target|| = 0.5 / 5
+    prediction[1, 1, 0] -= 0.01  # 0.01 / 0.05
+    expected = (0.1**2 + 0.2**2) / 2
+    torch.testing.assert_close(relative_squared_error(prediction, target), torch.tensor(expected))
+    mask = torch.tensor([[True, True], [False, True]])
+    prediction[1, 0, 0] = torch.nan  # padding never counts
+    torch.testing.assert_close(
+        relative_squared_error(prediction, target, mask), torch.tensor(expected)
     )
 
 
@@ -60,15 +111,20 @@ def test_switched_off_inverse_losses_are_not_computed(batch: Batch, monkeypatch)
 
     monkeypatch.setattr("upt_train.objective.upt_inverse_encoding_loss", fail)
     monkeypatch.setattr("upt_train.objective.upt_inverse_decoding_loss", fail)
-    losses = objective(use_upt_inverse_losses=False)(batch, torch.Generator().manual_seed(1))
+    losses = objective(use_upt_inverse_losses=False)(batch)
     assert set(losses) == {"next_step", "total"}
     torch.testing.assert_close(losses["total"], losses["next_step"])
 
 
 def test_lambdas_scale_the_terms(batch: Batch) -> None:
-    base = objective()(batch, torch.Generator().manual_seed(1))
-    doubled = objective(lambda_inv_enc=1.0, lambda_inv_dec=1.0)(
-        batch, torch.Generator().manual_seed(1)
-    )
+    base = objective()(batch)
+    doubled = objective(lambda_inv_enc=1.0, lambda_inv_dec=1.0)(batch)
     for term in ("inv_enc", "inv_dec"):
         torch.testing.assert_close(doubled[term], 2 * base[term])
+
+
+def test_the_batch_seed_drives_the_inverse_losses_sampling() -> None:
+    target = objective()
+    same = [target(make_batch(seed=4))["inv_enc"] for _ in range(2)]
+    torch.testing.assert_close(same[0], same[1])
+    assert not torch.allclose(same[0], target(make_batch(seed=5))["inv_enc"])

@@ -19,9 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-
-class CheckpointError(RuntimeError):
-    """A training-state file that is missing, unreadable or does not fit the run."""
+from upt_models import CheckpointError
 
 
 @dataclass
@@ -50,7 +48,11 @@ def save_training_state(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainingState
 ) -> None:
     """Write weights, optimizer state, step, RNG states and `extra` (JSON) to one file."""
-    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {
+        f"model/{k}": v.detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+        if isinstance(v, Tensor)
+    }
     optimizer_state = optimizer.state_dict()
     plain_state: dict[str, dict[str, Any]] = {}
     for param_id, entries in optimizer_state["state"].items():

@@ -1,26 +1,19 @@
-"""`upt-train CONFIG [key=value ...] [--resume RUN_DIR]`: train, evaluate, report."""
+"""`upt-train CONFIG [key=value ...]`: train, evaluate, report; `upt-train evaluate RUN_DIR`:
+score a finished run on any store."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from upt_data import UptDataError
-from upt_models import CheckpointError as ModelCheckpointError
-from upt_train.checkpointing import CheckpointError, atomic_write
-from upt_train.config import ConfigError, RunConfig, config_from_dict, load_config
-from upt_train.data import TrainingData, ensure_store
-from upt_train.distributed import Distributed
-from upt_train.evaluate import evaluate
-from upt_train.report import format_summary, read_metrics, write_report
-from upt_train.train import METRICS_FILE, NonFiniteLossError, train
-
-CONFIG_FILE = "config.yaml"
+from upt_models import CheckpointError
+from upt_train.config import ConfigError, RunConfig, load_config
+from upt_train.report import format_summary
+from upt_train.run import evaluate_run, load_run_config, run
+from upt_train.step import NonFiniteLossError
 
 DESCRIPTION = """\
 Train a Universal Physics Transformer, evaluate it on the test split, and write a run folder.
@@ -30,19 +23,31 @@ YAML file. Dotted overrides follow it, with YAML values:
 
   upt-train burgers training.lambda_inv_enc=0.1 training.max_steps=200
 
-The Burgers data store named by data.store is generated first when it is missing. The run folder
-(runs/NAME-TIMESTAMP unless --run-dir is given) receives config.yaml, model.safetensors,
-training_state.safetensors, metrics.jsonl, summary.json and plots/.
+The data store named by data.store is generated first when it is missing (and checked against
+the config when it exists). The run folder (runs/NAME-TIMESTAMP unless --run-dir is given)
+receives config.yaml, normalization.json, model.safetensors, training_state.safetensors,
+metrics.jsonl, summary.json and plots/.
 
 --resume RUN_DIR continues a run from its last checkpoint with the config stored in it (overrides
 still apply, e.g. a larger training.max_steps). Under torchrun, every process trains on its share
 of the same global batch and only rank 0 writes:
 
   torchrun --nproc-per-node 2 -m upt_train burgers
+
+upt-train evaluate RUN_DIR [--store URL] [--split test] scores a finished run on another store
+(e.g. one imported from PDEBench); see `upt-train evaluate --help`.
+"""
+
+EVALUATE_DESCRIPTION = """\
+Score a trained run on a split of any field store, in the run's own normalization, time stride
+and training resolution; writes summary.json and plots to RUN_DIR/evaluations/STORE-SPLIT (or
+--out) and prints the summary.
+
+  upt-train evaluate runs/burgers-20261125-080000 --store data/pdebench.zarr --split test
 """
 
 
-def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+def parse_train_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="upt-train",
         description=DESCRIPTION,
@@ -58,74 +63,60 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
+def parse_evaluate_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="upt-train evaluate",
+        description=EVALUATE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, help="a finished run folder")
+    parser.add_argument("--store", help="field store URL (default: the run's own store)")
+    parser.add_argument(
+        "--split", default="test", choices=("train", "valid", "test"), help="default: test"
+    )
+    parser.add_argument("--out", type=Path, help="write here instead of RUN_DIR/evaluations/")
+    return parser.parse_args(argv)
+
+
 def resolve_run(arguments: argparse.Namespace) -> tuple[RunConfig, Path]:
     """The config and run folder, from a config name or from the run being resumed."""
     if arguments.resume is not None:
-        run_dir = arguments.resume
-        stored = run_dir / CONFIG_FILE
-        if not stored.is_file():
-            raise ConfigError(f"--resume {run_dir}: no {CONFIG_FILE} there; is it a run folder?")
         overrides = arguments.overrides
         if arguments.config is not None:
-            overrides = [arguments.config, *overrides]
             if "=" not in arguments.config:
                 raise ConfigError("with --resume, give overrides only: the run's config is used")
-        return config_from_dict(yaml.safe_load(stored.read_text()), overrides), run_dir
+            overrides = [arguments.config, *overrides]
+        return load_run_config(arguments.resume, overrides), arguments.resume
     config = load_config(arguments.config, arguments.overrides)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return config, arguments.run_dir or Path(config.out_dir) / f"{config.name}-{stamp}"
 
 
-def run(arguments: argparse.Namespace) -> None:
-    started = time.perf_counter()
+def train_command(argv: list[str]) -> None:
+    arguments = parse_train_arguments(argv)
     config, run_dir = resolve_run(arguments)
-    world = Distributed.from_environment(config.device)
-    try:
-        if world.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            config_text = yaml.safe_dump(config.to_dict(), sort_keys=False)
-            atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(config_text))
-            ensure_store(config.data, progress=True)
-        world.barrier()
-        data = TrainingData(config, rank=world.rank, world_size=world.world_size)
-        model = train(config, run_dir, data, world, resume=arguments.resume is not None)
-        if not world.is_main:
-            return
-        test = data.test_trajectories(world.device)
-        evaluation = evaluate(
-            model,
-            test,
-            rollout_steps=config.eval.rollout_steps,
-            super_resolution_points=data.super_resolution_points(),
-            correlation_threshold=config.eval.correlation_threshold,
-            batch_size=config.eval.batch_size,
-            progress=True,
-        )
-        extra = {
-            "config": config.name,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "training_steps": config.training.max_steps,
-            "use_upt_inverse_losses": config.training.use_upt_inverse_losses,
-            "wall_seconds": round(time.perf_counter() - started, 1),
-        }
-        history = read_metrics(run_dir / METRICS_FILE)
-        summary = write_report(
-            run_dir, evaluation, test, history, extra, config.eval.plot_trajectories
-        )
-        print(format_summary(summary, run_dir))
-    finally:
-        world.close()
+    result = run(config, run_dir, resume=arguments.resume is not None)
+    if result is not None:
+        print(format_summary(result.summary, run_dir))
+
+
+def evaluate_command(argv: list[str]) -> None:
+    arguments = parse_evaluate_arguments(argv)
+    summary, folder = evaluate_run(
+        arguments.run_dir, store_url=arguments.store, split=arguments.split, out_dir=arguments.out
+    )
+    print(format_summary(summary, folder))
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = evaluate_command if argv[:1] == ["evaluate"] else train_command
     try:
-        run(arguments)
+        command(argv[1:] if command is evaluate_command else argv)
     except (
         ConfigError,
         UptDataError,
         CheckpointError,
-        ModelCheckpointError,
         NonFiniteLossError,
     ) as error:
         print(f"upt-train: error: {error}", file=sys.stderr)

@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 import yaml
 
-# configs/ of the working directory first, then of the repository this package was installed from.
-CONFIG_DIRS = (Path("configs"), Path(__file__).resolve().parents[4] / "configs")
+# configs/ of the working directory first, then the configs shipped inside this package (the
+# repository's configs/ links to them, so editable and non-editable installs find the same files).
+CONFIG_DIRS = (Path("configs"), Path(__file__).resolve().parent / "configs")
 
 
 class ConfigError(ValueError):
@@ -33,11 +34,17 @@ def _require(condition: bool, key: str, expected: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the Burgers store lives, what it holds if it must be generated, how to sample it."""
+    """Where the store lives; what it holds (everything the generator takes: a missing store is
+    generated from it, an existing one is checked against it); how training samples it.
+    `random_shift` moves every training sample by a random offset on its periodic domain (for
+    translation-invariant equations such as Burgers; see upt_data.NextStepDataset)."""
 
     store: str = "data/burgers.zarr"
+    equation: Literal["burgers"] = "burgers"
     viscosity: float = 0.01
     resolution: int = 1024
+    num_frames: int = 201
+    final_time: float = 2.0
     num_train: int = 64
     num_valid: int = 8
     num_test: int = 16
@@ -46,6 +53,7 @@ class DataConfig:
     train_resolution: int | None = 256
     input_points: int | None = None
     query_points: int | None = 256
+    random_shift: bool = False
     num_workers: int = 0
 
     def __post_init__(self) -> None:
@@ -53,6 +61,14 @@ class DataConfig:
         for key in ("resolution", "num_train", "num_valid", "num_test", "stride"):
             value = getattr(self, key)
             _require(value >= 1, f"data.{key}", "an integer >= 1", value)
+        _require(self.num_frames >= 2, "data.num_frames", "an integer >= 2", self.num_frames)
+        _require(self.final_time > 0, "data.final_time", "a positive number", self.final_time)
+        _require(
+            self.stride < self.num_frames,
+            "data.stride",
+            f"an integer below data.num_frames ({self.num_frames})",
+            self.stride,
+        )
         for key in ("input_points", "query_points"):
             value = getattr(self, key)
             _require(value is None or value >= 1, f"data.{key}", "null or an integer >= 1", value)
@@ -73,14 +89,26 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A named preset from upt-models."""
+    """A named preset from upt-models, optionally with another number of latent tokens (for the
+    grid latent, a power of the number of coordinate axes: 64 or 128 in 1D, 256 = 16^2 in 2D)."""
 
     preset: str = "tiny"
+    num_latent_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        tokens = self.num_latent_tokens
+        _require(tokens is None or tokens >= 1, "model.num_latent_tokens", "null or >= 1", tokens)
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Optimization, and the inverse losses under the keys users of the earlier system know."""
+    """Optimization, and the inverse losses under the keys users of the earlier system know.
+
+    `loss`: "relative" (per sample ||pred - true||^2 / ||true||^2, weighted as the nRMSE metric
+    weights samples) or "mse". `unroll_steps`: latent steps per sample, each decoded and scored
+    against its true frame (1 = next step only); training the rollout it is evaluated on.
+    `weight_decay` applies to weight matrices only, never to biases, norms or learned widths.
+    """
 
     max_steps: int = 1000
     batch_size: int = 16
@@ -99,11 +127,21 @@ class TrainingConfig:
     inv_enc_query_points: int | None = 2048
     inv_dec_query_points: int | None = 1024
     detach_inverse_decoding_target: bool = True
+    lambda_latent: float = 0.0
+    loss: Literal["mse", "relative"] = "relative"
+    unroll_steps: int = 1
     log_every: int = 10
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
-        for key in ("max_steps", "batch_size", "grad_accum_steps", "log_every", "checkpoint_every"):
+        for key in (
+            "max_steps",
+            "batch_size",
+            "grad_accum_steps",
+            "unroll_steps",
+            "log_every",
+            "checkpoint_every",
+        ):
             value = getattr(self, key)
             _require(value >= 1, f"training.{key}", "an integer >= 1", value)
         for key in (
@@ -113,6 +151,7 @@ class TrainingConfig:
             "grad_clip",
             "lambda_inv_enc",
             "lambda_inv_dec",
+            "lambda_latent",
         ):
             value = getattr(self, key)
             _require(value >= 0, f"training.{key}", "a number >= 0", value)
@@ -135,8 +174,10 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Test-split evaluation: rollouts, correlation time, other resolutions."""
+    """Evaluation on `split` (the test split unless told): rollouts, correlation time, other
+    resolutions."""
 
+    split: Literal["train", "valid", "test"] = "test"
     batch_size: int = 16
     rollout_steps: int | None = None
     correlation_threshold: float = 0.8

@@ -1,9 +1,9 @@
-"""What a job measures about itself: peak memory and training time.
+"""What a run measures about itself: peak memory.
 
-Peak memory on the CPU is the process's resident-set high-water mark (`getrusage` ru_maxrss),
-read inside the job's own subprocess, so it covers that entry alone; it includes the interpreter
-and torch (`rss_before_training_mib` is the mark just before training starts). tracemalloc would
-miss torch's allocations. On CUDA, `torch.cuda.max_memory_allocated` is reported beside it.
+Peak memory on the CPU is the process's resident-set high-water mark (`getrusage` ru_maxrss), so
+it includes the interpreter and torch; run in a subprocess of its own (as the harness does), it
+covers that run alone. tracemalloc would miss torch's allocations. On CUDA,
+`torch.cuda.max_memory_allocated` is reported beside it.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
-"""The training objective: next-step error at query points plus UPT's inverse losses.
+"""The UPT training objective: unrolled latent steps decoded at query points, plus UPT's inverse
+losses.
 
 It is an nn.Module so that DistributedDataParallel can wrap the whole step: every use of the
-model's parameters (encode, step, decode, and the inverse losses' extra decode/encode passes)
-happens inside its forward.
+model's parameters (encode, steps, decodes, and the inverse losses' extra decode/encode passes)
+happens inside its forward. Any objective with this shape (forward(batch) -> loss terms with a
+"total") trains through `upt_train.train_step`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -19,53 +20,52 @@ from upt_losses import (
     upt_inverse_encoding_loss,
 )
 from upt_models import UPT
+from upt_train.batches import Batch
 from upt_train.config import TrainingConfig
-
-
-@dataclass
-class Batch:
-    """A batch of next-step samples, on one device.
-
-    fields (B, N, C) and coords (B, N, d): the input field at its points (`fields_orig`);
-    query_coords (B, Q, d) and target (B, Q, C): the field one step later at the query points;
-    cond (B, S): scalars for a conditioned model (ignored by an unconditioned one), or None.
-    """
-
-    fields: Tensor
-    coords: Tensor
-    query_coords: Tensor
-    target: Tensor
-    cond: Tensor | None = None
-
-    def to(self, device: torch.device) -> Batch:
-        cond = None if self.cond is None else self.cond.to(device, non_blocking=True)
-        return Batch(
-            *(t.to(device, non_blocking=True) for t in (self.fields, self.coords)),
-            *(t.to(device, non_blocking=True) for t in (self.query_coords, self.target)),
-            cond=cond,
-        )
+from upt_train.losses import next_step_loss
+from upt_train.seeds import generator
 
 
 class UPTObjective(nn.Module):
-    """forward(batch, generator) -> the loss terms, each already weighted, and their sum."""
+    """forward(batch) -> the loss terms, each already weighted, and their sum "total".
+
+    "next_step": encode the input frame, step the latent K = batch.target.shape[1] times, decode
+    every step at the query points; the mean over the K steps of `training.loss`. "inv_enc" and
+    "inv_dec" (when `training.use_upt_inverse_losses`): UPT's inverse encoding loss on the input
+    frame's latent and inverse decoding loss on the first stepped latent. "latent" (when
+    `training.lambda_latent` > 0): the first stepped latent against the encoding of the true
+    next frame at the query points (no gradient through that target), so that latent steps stay
+    on the encoder's manifold.
+    """
 
     def __init__(self, model: UPT, config: TrainingConfig) -> None:
         super().__init__()
         self.model = model
         self.config = config
 
-    def forward(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
         model, config = self.model, self.config
         cond = batch.cond if model.config.num_cond_scalars else None
         codec_cond = cond if model.config.condition_codec else None
         encode = partial(model.encode, cond=codec_cond)
         decode = partial(model.decode, cond=codec_cond)
 
-        latent = encode(batch.fields, batch.coords)
+        latent = encode(batch.fields, batch.coords, batch.mask)
         next_latent = model.step(latent, cond)
-        prediction = decode(next_latent, batch.query_coords)
-        losses = {"next_step": masked_mean_squared_error(prediction, batch.target)}
+        stepped, terms = next_latent, []
+        for k in range(batch.target.shape[1]):
+            stepped = model.step(stepped, cond) if k else stepped
+            prediction = decode(stepped, batch.query_coords)
+            terms.append(
+                next_step_loss(config.loss, prediction, batch.target[:, k], batch.query_mask)
+            )
+        losses = {"next_step": torch.stack(terms).mean()}
+        if config.lambda_latent:
+            with torch.no_grad():
+                target = encode(batch.target[:, 0], batch.query_coords, batch.query_mask)
+            losses["latent"] = config.lambda_latent * masked_mean_squared_error(next_latent, target)
         if config.use_upt_inverse_losses:
+            sampling = generator(batch.seed, "inverse losses")
             losses["inv_enc"] = upt_inverse_encoding_loss(
                 batch.fields,
                 batch.coords,
@@ -73,7 +73,8 @@ class UPTObjective(nn.Module):
                 decode,
                 num_query_points=config.inv_enc_query_points,
                 weight=config.lambda_inv_enc,
-                generator=generator,
+                mask=batch.mask,
+                generator=sampling,
             )
             losses["inv_dec"] = upt_inverse_decoding_loss(
                 next_latent,
@@ -82,7 +83,8 @@ class UPTObjective(nn.Module):
                 batch.coords,
                 num_query_points=config.inv_dec_query_points,
                 weight=config.lambda_inv_dec,
-                generator=generator,
+                mask=batch.mask,
+                generator=sampling,
                 detach_target=config.detach_inverse_decoding_target,
             )
         losses["total"] = torch.stack(list(losses.values())).sum()

@@ -15,6 +15,7 @@ LOSS_TERMS = {
     "loss/next_step": "next step",
     "loss/inv_enc": "inverse encoding (weighted)",
     "loss/inv_dec": "inverse decoding (weighted)",
+    "loss/latent": "latent consistency (weighted)",
     "loss/total": "total",
 }
 

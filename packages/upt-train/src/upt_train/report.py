@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from upt_train.checkpointing import atomic_write
-from upt_train.evaluate import Evaluation, TestTrajectories
+from upt_train.data import Trajectories
+from upt_train.evaluate import Evaluation
 from upt_train.plots import plot_losses, plot_nrmse_per_step, plot_rollout
 
 SUMMARY_FILE = "summary.json"
@@ -15,41 +16,56 @@ SUMMARY_FILE = "summary.json"
 ROWS = [
     ("one_step_nrmse", "one-step nRMSE"),
     ("persistence_one_step_nrmse", "one-step nRMSE of persistence, u(t+1) = u(t)"),
+    ("reconstruction_nrmse", "reconstruction nRMSE, decode(encode(u))"),
     ("latent_rollout_nrmse", "latent rollout nRMSE"),
-    ("reencode_rollout_nrmse", "re-encode rollout nRMSE"),
+    ("autoregressive_rollout_nrmse", "autoregressive rollout nRMSE"),
+    ("persistence_rollout_nrmse", "rollout nRMSE of persistence (first frame held)"),
     ("latent_correlation_steps", "correlation time, latent (steps)"),
     ("latent_correlation_time", "correlation time, latent (time units)"),
-    ("reencode_correlation_steps", "correlation time, re-encode (steps)"),
-    ("reencode_correlation_time", "correlation time, re-encode (time units)"),
+    ("autoregressive_correlation_steps", "correlation time, autoregressive (steps)"),
+    ("autoregressive_correlation_time", "correlation time, autoregressive (time units)"),
 ]
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
+    """The rows of metrics.jsonl; a last line cut short by a kill is skipped."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def write_report(
     run_dir: Path,
     evaluation: Evaluation,
-    data: TestTrajectories,
+    data: Trajectories,
     history: list[dict[str, float]],
     extra: dict[str, Any],
     num_plotted: int,
 ) -> dict[str, Any]:
-    """Write summary.json and the plots into `run_dir`; return the summary."""
+    """Write summary.json and the plots into `run_dir` (loss curves only with a `history`);
+    return the summary."""
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
-    plot_losses(history, plots / "losses.png")
+    if history:
+        plot_losses(history, plots / "losses.png")
     step_time = float(evaluation.scalars["step_time"])
-    curves = {name: values.numpy() for name, values in evaluation.nrmse_per_step.items()}
+    curves = {
+        f"{mode} rollout": values.numpy() for mode, values in evaluation.nrmse_per_step.items()
+    }
     plot_nrmse_per_step(curves, step_time, plots / "nrmse_per_step.png")
     coords = data.coords[data.model_points, 0].cpu().numpy()
     steps = evaluation.truth.shape[1]
     times = data.times[1 : steps + 1].cpu().numpy()
     for index in range(min(num_plotted, len(evaluation.truth))):
-        predictions = {name: r[index, :, :, 0].numpy() for name, r in evaluation.rollouts.items()}
+        predictions = {
+            f"{mode} rollout": r[index, :, :, 0].numpy() for mode, r in evaluation.rollouts.items()
+        }
         plot_rollout(
             evaluation.truth[index, :, :, 0].numpy(),
             predictions,
