@@ -10,7 +10,7 @@ from pathlib import Path
 
 from upt_data import UptDataError
 from upt_harness.compare import Settings, compare
-from upt_train.config import ConfigError
+from upt_train import ConfigError
 
 WORKLOADS = {"burgers": "burgers"}
 
@@ -74,7 +74,12 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
     seeds = arguments.seeds or (1 if arguments.quick else 3)
     return Settings(
         out=arguments.out or Path("runs") / f"harness-{arguments.workload}-{stamp}",
-        config=arguments.config or WORKLOADS[arguments.workload],
+        config=arguments.config
+        or (
+            f"{WORKLOADS[arguments.workload]}_quick"
+            if arguments.quick
+            else WORKLOADS[arguments.workload]
+        ),
         seeds=tuple(range(seeds)),
         steps=arguments.steps,
         seconds=arguments.seconds,

@@ -9,17 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
-from upt_data import BurgersSpec, FieldStore, generate_burgers_store
-from upt_data.store import store_exists
-from upt_harness.baselines import persistence
-from upt_harness.entries import QUICK_OVERRIDES, QUICK_STORE, Ablation, Entry, burgers_entries
+from upt_data import FieldStore
+from upt_harness.entries import Ablation, Entry, burgers_entries
 from upt_harness.jobs import Job, launch
 from upt_harness.leaderboard import write_leaderboard
 from upt_harness.plots import plot_error_vs_wall_time, plot_nrmse_per_step
-from upt_train.config import RunConfig, load_config
-from upt_train.data import ensure_store
+from upt_train import Persistence, RunConfig, ensure_store, evaluate, load_config, load_trajectories
 
 RESULTS_FILE = "results.json"
 
@@ -42,22 +40,37 @@ class Settings:
 
 
 def base_overrides(settings: Settings) -> list[str]:
-    """Overrides every job shares: the quick store and sizes, the device, per-step logging."""
+    """Overrides every job shares: the device, per-step logging, the step budget; quick runs
+    keep their tiny store inside the output folder."""
     overrides = [f"device={settings.device}", "training.log_every=1"]
     if settings.quick:
-        overrides += [*QUICK_OVERRIDES, f"data.store={settings.out / 'store.zarr'}"]
+        overrides.append(f"data.store={settings.out / 'store.zarr'}")
     if settings.steps is not None:
         overrides.append(f"training.max_steps={settings.steps}")
     return overrides
 
 
-def prepare_store(settings: Settings, config: RunConfig) -> FieldStore:
-    """Create the shared store once, before any job runs (quick: a tiny one in the output)."""
-    if not settings.quick:
-        return ensure_store(config.data, progress=True)
-    if not store_exists(config.data.store):
-        generate_burgers_store(config.data.store, BurgersSpec(**QUICK_STORE), progress=False)
-    return FieldStore.open(config.data.store)
+def persistence(config: RunConfig, store: FieldStore) -> dict[str, Any]:
+    """Persistence scored by upt-train's evaluator on the test split, as every entry is."""
+    data = config.data
+    trajectories = load_trajectories(
+        store, "test", data.stride, data.train_resolution, store.normalization, torch.device("cpu")
+    )
+    scalars = evaluate(
+        Persistence(),
+        trajectories,
+        correlation_threshold=config.eval.correlation_threshold,
+        rollout_steps=config.eval.rollout_steps,
+    ).scalars
+    return {
+        key: scalars[key]
+        for key in (
+            "one_step_nrmse",
+            "autoregressive_rollout_nrmse",
+            "autoregressive_correlation_steps",
+            "rollout_steps",
+        )
+    }
 
 
 def peers_available() -> bool:
@@ -117,7 +130,7 @@ def compare(settings: Settings) -> Path:
     settings.out.mkdir(parents=True, exist_ok=True)
     base = base_overrides(settings)
     config = load_config(settings.config, base)
-    store = prepare_store(settings, config)
+    store = ensure_store(config.data, progress=True)
     peers = settings.peers and peers_available()
     notes = []
     if settings.peers and not peers:
@@ -163,7 +176,7 @@ def compare(settings: Settings) -> Path:
             "points": len(store.coords),
         },
         "entries": [{"name": e.name, "description": e.description} for e in entries],
-        "persistence": persistence(config),
+        "persistence": persistence(config, store),
         "notes": notes,
     }
     (settings.out / RESULTS_FILE).write_text(

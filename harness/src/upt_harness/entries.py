@@ -74,7 +74,8 @@ def fno_entry(quick: bool) -> Entry:
         else {"n_modes": 16, "hidden_channels": 64, "n_layers": 4}
     )
     size = ", ".join(f"{key}={value}" for key, value in options.items())
-    return Entry("FNO (neuraloperator)", "fno", f"neuralop.models.FNO, {size}", (), options)
+    full_grid = ("data.input_points=null", "data.query_points=null")
+    return Entry("FNO (neuraloperator)", "fno", f"neuralop.models.FNO, {size}", full_grid, options)
 
 
 def burgers_entries(ablation: Ablation, peers: bool, quick: bool) -> list[Entry]:
@@ -83,30 +84,3 @@ def burgers_entries(ablation: Ablation, peers: bool, quick: bool) -> list[Entry]
     if peers:
         entries.append(fno_entry(quick))
     return entries
-
-
-# Tiny settings for --quick (CI): a store of a few short trajectories at 32 points, a few steps.
-QUICK_STORE = dict(
-    viscosity=0.05,
-    resolution=32,
-    num_frames=11,
-    final_time=0.5,
-    num_train=4,
-    num_valid=1,
-    num_test=2,
-    seed=5,
-    solver_batch=4,
-)
-QUICK_OVERRIDES = (
-    "data.viscosity=0.05",
-    "data.resolution=32",
-    "data.train_resolution=16",
-    "data.stride=1",
-    "data.query_points=null",
-    "eval.super_resolution=[32]",
-    "training.batch_size=4",
-    "training.max_steps=3",
-    "training.warmup_steps=1",
-    "training.inv_enc_query_points=null",
-    "training.inv_dec_query_points=null",
-)

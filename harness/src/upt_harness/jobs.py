@@ -21,8 +21,25 @@ from typing import Any, Literal
 import torch
 
 from upt_harness.entries import Entry
+from upt_train import read_metrics
 
 RESULT_FILE = "result.json"
+# What a job reports from its run's summary.json (latent figures are None for peers without one).
+SUMMARY_KEYS = (
+    "parameters",
+    "train_seconds",
+    "loop_seconds",
+    "peak_rss_mib",
+    "peak_cuda_mib",
+    "one_step_nrmse",
+    "reconstruction_nrmse",
+    "latent_rollout_nrmse",
+    "autoregressive_rollout_nrmse",
+    "latent_correlation_steps",
+    "autoregressive_correlation_steps",
+    "rollout_steps",
+    "step_time",
+)
 
 
 @dataclass(frozen=True)
@@ -70,10 +87,9 @@ def launch(job: Job) -> dict[str, Any]:
 
 
 def run_in_this_process(job: Job) -> dict[str, Any]:
-    """The child's side: build the config, dispatch to the entry's runner."""
-    from upt_harness.fno_runner import run_fno
-    from upt_harness.upt_runner import run_upt
-    from upt_train.config import load_config
+    """The child's side: build the config, train and evaluate through upt-train's `run`."""
+    from upt_harness.fno import fno_learner
+    from upt_train import Distributed, load_config, run, upt_learner
 
     torch.set_num_threads(job.threads)
     config = load_config(job.config, list(job.overrides))
@@ -81,20 +97,25 @@ def run_in_this_process(job: Job) -> dict[str, Any]:
     if config.device == "auto" and torch.cuda.is_available():
         device = torch.device("cuda")
     run_dir = Path(job.work_dir) / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if job.entry.runner == "upt":
-        result = run_upt(config, run_dir, device)
-    else:
-        result = run_fno(config, run_dir, device, job.entry.options)
+    learner = upt_learner if job.entry.runner == "upt" else fno_learner(job.entry.options)
+    world = Distributed(rank=0, world_size=1, device=device)
+    result = run(config, run_dir, progress=False, world=world, learner=learner)
     for name in ("model.safetensors", "training_state.safetensors"):
         (run_dir / name).unlink(missing_ok=True)
+    history = [
+        (row["loop_seconds"], row["loss/next_step"])
+        for row in read_metrics(run_dir / "metrics.jsonl")
+    ]
+    curves = {mode: curve.tolist() for mode, curve in result.evaluation.nrmse_per_step.items()}
     return {
         "entry": job.entry.name,
         "seed": job.seed,
         "budget": job.budget,
         "steps": config.training.max_steps,
         "device": device.type,
-        **result,
+        **{key: result.summary.get(key) for key in SUMMARY_KEYS},
+        "curves": curves,
+        "history": history,
     }
 
 

@@ -16,6 +16,7 @@ LEADERBOARD_FILE = "leaderboard.md"
 # (result key, column heading, format)
 COLUMNS = [
     ("one_step_nrmse", "one-step nRMSE", ".4f"),
+    ("reconstruction_nrmse", "reconstruction nRMSE", ".4f"),
     ("latent_rollout_nrmse", "latent rollout nRMSE", ".4f"),
     ("autoregressive_rollout_nrmse", "autoregressive rollout nRMSE", ".4f"),
     ("latent_correlation_steps", "corr. time, latent (steps)", ".1f"),
@@ -38,6 +39,8 @@ def _values(rows: Sequence[dict[str, Any]], key: str) -> list[float] | None:
         value = row.get(key)
         if key == "step_ms":
             value = 1000 * row["loop_seconds"] / row["steps"]
+        if value is None and key == "reconstruction_nrmse":
+            return None
         if value is None and key.endswith("correlation_steps"):
             if key.startswith("latent") and row.get("latent_rollout_nrmse") is None:
                 return None
@@ -68,7 +71,12 @@ def _cell(rows: Sequence[dict[str, Any]], key: str, fmt: str) -> str:
 
 def persistence_row(figures: dict[str, Any]) -> str:
     """The untrained baseline's row: u(t + 1) = u(t), and the first frame held for rollouts."""
-    values = {**figures, "latent_rollout_nrmse": None, "latent_correlation_steps": None}
+    values = {
+        **figures,
+        "latent_rollout_nrmse": None,
+        "latent_correlation_steps": None,
+        "reconstruction_nrmse": None,
+    }
     cells = ["persistence (no training)", "0", "0"]
     for key, _, fmt in COLUMNS:
         value = values.get(key)
@@ -144,6 +152,8 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
         "- autoregressive rollout: UPT decodes and re-encodes each step; the FNO feeds its "
         "output back. Latent rollout: UPT only. Persistence predicts each frame by the one before "
         "it and holds the first frame for the rollout: the floor a trained model must beat",
+        "- reconstruction nRMSE: UPT's decode(encode(u)) over every test frame, the floor under "
+        "anything it predicts through its latent (peers have no autoencoder)",
         "- training (s): the training loop's own time (batches, forward, backward, optimizer; "
         "no set-up, checkpoint or evaluation); step time: that / steps; peak RSS: the job "
         "subprocess's ru_maxrss at the end of training, interpreter and torch included",
