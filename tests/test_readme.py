@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["README.md", "packages/upt-losses/README.md"]
+DOCUMENTS = ["README.md", "packages/upt-losses/README.md", "packages/upt-train/README.md"]
 
 
 def python_blocks(document: str) -> list[str]:

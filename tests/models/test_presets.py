@@ -4,6 +4,7 @@ import torch
 from upt_models import PRESETS, UPT, preset
 
 PAPER_SIZES = {"upt-8m": 8e6, "upt-17m": 17e6, "upt-68m": 68e6}
+GRID_SIZES = {"grid-8m": 8e6, "grid-17m": 17e6, "grid-68m": 68e6}
 
 
 def _num_params(name: str) -> int:
@@ -12,9 +13,9 @@ def _num_params(name: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", sorted(PAPER_SIZES))
+@pytest.mark.parametrize("name", sorted(PAPER_SIZES | GRID_SIZES))
 def test_parameter_counts_match_the_paper(name: str) -> None:
-    assert abs(_num_params(name) / PAPER_SIZES[name] - 1) < 0.10
+    assert abs(_num_params(name) / (PAPER_SIZES | GRID_SIZES)[name] - 1) < 0.10
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_SIZES))
@@ -37,4 +38,27 @@ def test_tiny_runs_on_a_burgers_sized_input() -> None:
 def test_unknown_preset_lists_the_choices() -> None:
     with pytest.raises(ValueError, match=r"unknown preset 'upt-1b'.*tiny"):
         preset("upt-1b", coord_dim=2, num_channels=3)
-    assert set(PRESETS) == {"tiny", "tiny-perceiver", "upt-8m", "upt-17m", "upt-68m"}
+    assert set(PRESETS) == {
+        "tiny",
+        "tiny-perceiver",
+        "grid-8m",
+        "grid-17m",
+        "grid-68m",
+        "upt-8m",
+        "upt-17m",
+        "upt-68m",
+    }
+
+
+@pytest.mark.parametrize("coord_dim", [1, 2, 3])
+def test_grid_presets_fit_every_dimension(coord_dim: int) -> None:
+    for name in ("tiny", "grid-8m"):
+        config = preset(name, coord_dim=coord_dim, num_channels=2, periodic=True)
+        side = round(config.encoder.num_latent_tokens ** (1 / coord_dim))
+        assert side**coord_dim == config.encoder.num_latent_tokens
+        assert config.decoder.num_neighbours == 2 ** (coord_dim + 1)
+
+
+def test_perceiver_presets_refuse_periodic_domains() -> None:
+    with pytest.raises(ValueError, match="knows no periodic domains"):
+        preset("upt-17m", coord_dim=2, num_channels=3, periodic=True)

@@ -277,3 +277,32 @@ def test_two_process_ddp_matches_one_process(store: str, tmp_path: Path) -> None
     torch.testing.assert_close(
         torch.tensor(curves[1]), torch.tensor(curves[0]), rtol=1e-4, atol=1e-6
     )
+
+
+def test_an_existing_run_is_never_overwritten(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_dir = tmp_path / "run"
+    arguments = ["burgers_quick", *overrides(store, **{"training.max_steps": 2})]
+    assert main([*arguments, "--run-dir", str(run_dir)]) == 0
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert main([*arguments, "--run-dir", str(run_dir)]) == 2
+    assert f"continue it with --resume {run_dir}" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    assert main([*arguments, "--run-dir", str(not_a_folder)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_failed_resume_leaves_the_run_as_it_was(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_dir = tmp_path / "run"
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(run_dir)]) == 0
+    config_before = (run_dir / "config.yaml").read_text()
+    state = run_dir / "training_state.safetensors"
+    state.write_bytes(state.read_bytes()[:100])
+    assert main(["--resume", str(run_dir), "training.lr=0.5", "training.max_steps=9"]) == 2
+    assert "not a readable training state" in capsys.readouterr().err
+    assert (run_dir / "config.yaml").read_text() == config_before

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 import pytest
+import torch
 
+from upt_train import build_model
 from upt_train.config import (
     CONFIG_DIRS,
     ConfigError,
@@ -20,6 +22,16 @@ def test_every_shipped_config_loads() -> None:
     assert {"burgers", "burgers_golden", "burgers_upt_losses"} <= set(SHIPPED)
     for name in SHIPPED:
         assert isinstance(load_config(name), RunConfig)
+
+
+def test_every_shipped_config_builds_its_model_for_burgers_data() -> None:
+    for name in SHIPPED:
+        config = load_config(name)
+        with torch.device("meta"):
+            model = build_model(
+                config, coord_dim=1, num_channels=1, periodic=True, translation_invariant=True
+            )
+        assert model.config.periodic
 
 
 def test_upt_losses_config_keeps_the_seed_keys_and_values() -> None:

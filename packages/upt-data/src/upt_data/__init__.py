@@ -3,6 +3,7 @@
 from upt_data.burgers import solve_burgers
 from upt_data.dataset import NextStepDataset, TrajectoryDataset
 from upt_data.errors import (
+    DamagedStoreError,
     IndexOutOfRangeError,
     InputFileError,
     InvalidArgumentError,
@@ -20,6 +21,7 @@ from upt_data.store import FieldStore, Normalization
 
 __all__ = [
     "BurgersSpec",
+    "DamagedStoreError",
     "FieldStore",
     "IndexOutOfRangeError",
     "InputFileError",

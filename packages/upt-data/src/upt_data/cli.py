@@ -32,6 +32,9 @@ def parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print a store's layout, attributes and statistics")
     info.add_argument("store")
+    info.add_argument(
+        "--check", action="store_true", help="also read every chunk and check it is finite"
+    )
 
     importer = commands.add_parser("import", help="convert another format into a store")
     importer.add_argument("format", choices=["pdebench"])
@@ -73,7 +76,10 @@ def run(arguments: argparse.Namespace) -> None:
         )
         print(describe(generate_burgers_store(arguments.out, spec)))
     elif arguments.command == "info":
-        print(describe(FieldStore.open(arguments.store)))
+        store = FieldStore.open(arguments.store)
+        print(describe(store))
+        if arguments.check:
+            print(f"check      {store.check()} trajectories read back, all finite")
     else:
         store = import_pdebench(
             arguments.file,

@@ -25,6 +25,10 @@ class NonFiniteDataError(UptDataError):
     """NaN or Inf found in fields, coordinates or statistics."""
 
 
+class DamagedStoreError(UptDataError):
+    """A chunk of a store that cannot be read back (truncated, corrupt or unreadable)."""
+
+
 class IndexOutOfRangeError(UptDataError, IndexError):
     """A sample, trajectory or time index outside the valid range."""
 

@@ -30,6 +30,7 @@ import zarr.storage
 from zarr.errors import GroupNotFoundError
 
 from upt_data.errors import (
+    DamagedStoreError,
     IndexOutOfRangeError,
     NonFiniteDataError,
     NotAStoreError,
@@ -161,12 +162,37 @@ class FieldStore:
             raise IndexOutOfRangeError(
                 f"trajectories {bad} out of range for split {split!r} with {count} trajectories"
             )
-        data = np.stack([array[i] for i in indices]) if len(indices) else array[:0]
+        data = (
+            np.stack([self._read(split, array, i) for i in indices]) if len(indices) else array[:0]
+        )
         if not np.isfinite(data).all():
+            bad = [
+                i for i, values in zip(indices, data, strict=True) if not np.isfinite(values).all()
+            ]
             raise NonFiniteDataError(
-                f"{self.url}: split {split!r} holds NaN or Inf in trajectories {list(indices)}"
+                f"{self.url}: split {split!r} holds NaN or Inf in trajectories {bad} (a missing "
+                "chunk reads as NaN); `upt-data info --check` reads the whole store"
             )
         return data
+
+    def _read(self, split: str, array: zarr.Array, index: int) -> np.ndarray:
+        try:
+            return array[index]
+        except Exception as error:  # codecs raise many types for damaged bytes; all mean the same
+            raise DamagedStoreError(
+                f"{self.url}: trajectory {index} of split {split!r} cannot be read "
+                f"({type(error).__name__}: {error}); the store is damaged: regenerate it"
+            ) from error
+
+    def check(self) -> int:
+        """Read every trajectory of every split; return how many. Raises DamagedStoreError or
+        NonFiniteDataError at the first unreadable or non-finite one."""
+        count = 0
+        for split in SPLITS:
+            for index in range(self.num_trajectories(split)):
+                self.read_trajectories(split, [index])
+                count += 1
+        return count
 
     def _trajectory(self, split: str, index: int) -> np.ndarray:
         """One trajectory (time, point, channel); `trajectory` is this with a cache."""

@@ -52,6 +52,7 @@ class StoreWriter:
                 chunks=(1, *shape),
                 dtype="float32",
                 compressors=compressor,
+                fill_value=np.nan,  # a chunk that goes missing reads as NaN, never as zeros
             )
         self._sum = np.zeros(num_channels)
         self._sum_squares = np.zeros(num_channels)

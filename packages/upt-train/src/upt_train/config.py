@@ -81,6 +81,16 @@ class DataConfig:
             train,
         )
 
+        points = train or self.resolution
+        for key in ("input_points", "query_points"):
+            value = getattr(self, key)
+            _require(
+                value is None or value <= points,
+                f"data.{key}",
+                f"null or at most the {points} training points (data.train_resolution)",
+                value,
+            )
+
     @property
     def grid_stride(self) -> int:
         """Every how many stored points the model sees one in training."""

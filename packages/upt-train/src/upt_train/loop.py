@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -127,11 +127,13 @@ def train(
     resume: bool,
     progress: bool = True,
     learner: tuple[nn.Module, nn.Module] | None = None,
+    on_checkpoint: Callable[[], None] | None = None,
 ) -> nn.Module:
     """Train to `config.training.max_steps`, checkpointing into `run_dir`; return the model.
 
     `learner` = (model, objective) trains another model through the same loop (the harness's
-    peers); by default the configured UPT with `UPTObjective`."""
+    peers); by default the configured UPT with `UPTObjective`. `on_checkpoint` runs before each
+    checkpoint is written (a resume rewrites the run's config.yaml there)."""
     settings = config.training
     if learner is None:
         torch.manual_seed(settings.seed)
@@ -201,6 +203,8 @@ def train(
             bar.set_postfix(loss=f"{row['loss/total']:.3g}", lr=f"{lr:.2g}")
         if checkpoint and world.is_main:
             with clock.paused():
+                if on_checkpoint is not None:
+                    on_checkpoint()
                 state = TrainingState(done, rng_states(world.device), {"run": config.name})
                 save_training_state(run_dir / STATE_FILE, model, optimizer, state)
                 save_model(model, run_dir / MODEL_FILE)

@@ -27,7 +27,14 @@ from upt_train.data import TrainingData, ensure_store, load_trajectories, super_
 from upt_train.distributed import Distributed
 from upt_train.evaluate import Evaluation, evaluate
 from upt_train.forecast import Forecaster, Persistence, UPTForecaster
-from upt_train.loop import METRICS_FILE, MODEL_FILE, build_model, data_geometry, train
+from upt_train.loop import (
+    METRICS_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    build_model,
+    data_geometry,
+    train,
+)
 from upt_train.measure import peak_cuda_mib, peak_rss_mib, reset_peak, synchronize
 from upt_train.objective import UPTObjective
 from upt_train.report import read_metrics, write_report
@@ -122,6 +129,33 @@ def score(
     return evaluation, trajectories
 
 
+def write_config(run_dir: Path, config: RunConfig) -> None:
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+    atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(text))
+
+
+def prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
+    """A new run gets an empty folder and its config.yaml; a folder that already holds a run is
+    refused (resume it instead). A resume changes nothing here: its config.yaml is rewritten
+    with the first checkpoint it writes, so a resume that fails leaves the run as it was."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
+    if resume:
+        if not (run_dir / STATE_FILE).is_file():
+            raise ConfigError(f"--resume {run_dir}: no {STATE_FILE} there to continue from")
+        return
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise ConfigError(
+            f"{run_dir} already holds files (a run?); continue it with --resume {run_dir}, or "
+            "choose another --run-dir"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the run folder {run_dir}: {error}") from error
+    write_config(run_dir, config)
+
+
 def run(
     config: RunConfig,
     run_dir: Path,
@@ -137,11 +171,10 @@ def run(
     started = time.perf_counter()
     world = world or Distributed.from_environment(config.device)
     if world.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config_text = yaml.safe_dump(config.to_dict(), sort_keys=False)
-        atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(config_text))
+        prepare_run_dir(run_dir, config, resume)
         store = ensure_store(config.data, progress=progress)
-        write_normalization(run_dir / NORMALIZATION_FILE, store.normalization)
+        if not resume:
+            write_normalization(run_dir / NORMALIZATION_FILE, store.normalization)
     world.barrier()
     if not world.is_main:
         store = FieldStore.open(config.data.store)
@@ -158,6 +191,7 @@ def run(
         resume=resume,
         progress=progress,
         learner=(built.model, built.objective),
+        on_checkpoint=(lambda: write_config(run_dir, config)) if resume else None,
     )
     synchronize(world.device)
     measured = {
