@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -69,7 +70,9 @@ class NextStepDataset(_StoreDataset):
     (num_steps, q, C), and `meta` (trajectory, time_index, time, dt, viscosity, grid_shape).
     `grid_stride` keeps every k-th stored point (a coarser grid); `input_points` and
     `query_points` draw random subsets of those points (to imitate irregular meshes); None keeps
-    all of them. `random_shift` moves each sample's points by one random offset, wrapped into
+    all of them. `clouds` takes each trajectory's point cloud instead of the grid (stores with
+    clouds; input and query subsets are then drawn from the cloud, whose size sets the bound).
+    `random_shift` moves each sample's points by one random offset, wrapped into
     [0, 1)^d: for stores of a translation-invariant equation on a periodic domain (Burgers), the
     same physics seen from anywhere, so that a model meets every position relative to its own
     grid. `store` is a
@@ -88,9 +91,16 @@ class NextStepDataset(_StoreDataset):
         query_points: int | None = None,
         normalize: bool = True,
         random_shift: bool = False,
+        clouds: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__(store, split, normalize)
+        if clouds and (not self.store.has_clouds or grid_stride != 1):
+            raise InvalidArgumentError(
+                f"clouds=True needs a store with point clouds and grid_stride 1; {self.url} "
+                f"{'has' if self.store.has_clouds else 'has no'} clouds, grid_stride={grid_stride}"
+            )
+        self.clouds = clouds
         if random_shift and not self.store.translation_invariant:
             raise InvalidArgumentError(
                 f"random_shift needs a translation-invariant equation on a periodic domain; "
@@ -112,6 +122,8 @@ class NextStepDataset(_StoreDataset):
             )
         self.grid = torch.arange(0, num_stored, grid_stride)
         num_points = len(self.grid)
+        if clouds:
+            num_points = int(np.diff(self.store.cloud_offsets(split)).min(initial=num_stored))
         for name, value in (("input_points", input_points), ("query_points", query_points)):
             if value is not None and not 1 <= value <= num_points:
                 raise InvalidArgumentError(
@@ -140,8 +152,14 @@ class NextStepDataset(_StoreDataset):
         if not 0 <= index < len(self):
             raise IndexOutOfRangeError(f"index {index} out of range for {len(self)} samples")
         trajectory, time_index = divmod(int(index), self.pairs_per_trajectory)
-        frames = self._frames(trajectory)[:, self.grid]
-        coords = torch.from_numpy(self.store.coords).float()[self.grid]
+        if self.clouds:
+            cloud_coords, cloud_fields = self.store.cloud(self.split, trajectory)
+            if self.normalize:
+                cloud_fields = self.store.normalization.normalize(cloud_fields)
+            frames, coords = torch.from_numpy(cloud_fields), torch.from_numpy(cloud_coords)
+        else:
+            frames = self._frames(trajectory)[:, self.grid]
+            coords = torch.from_numpy(self.store.coords).float()[self.grid]
         inputs = _subset(len(coords), self.input_points, generator)
         queries = _subset(len(coords), self.query_points, generator)
         if self.random_shift:

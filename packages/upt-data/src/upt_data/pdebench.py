@@ -7,6 +7,7 @@ PDEBench's files hold `tensor` (trajectory, time, x), `x-coordinate` (x,) and `t
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def import_pdebench(
     viscosity = viscosity if viscosity is not None else viscosity_from_name(path)
     if viscosity is None:
         raise InvalidArgumentError(f"cannot read nu from the name {path.name}; pass --viscosity")
+    if not (math.isfinite(viscosity) and viscosity > 0):
+        raise InvalidArgumentError(f"viscosity must be a positive number, found {viscosity}")
     try:
         source = h5py.File(path, "r")
     except OSError as error:
@@ -65,7 +68,14 @@ def import_pdebench(
                 f"at least {tensor.shape[1]} times; found tensor {tensor.shape}, "
                 f"t-coordinate {t.shape}"
             )
+        if not np.issubdtype(tensor.dtype, np.floating):
+            raise InputFileError(
+                f"{path}: tensor holds {tensor.dtype} values; PDEBench Burgers fields are real "
+                "floating-point numbers"
+            )
         count = tensor.shape[0]
+        if count == 0:
+            raise InputFileError(f"{path} holds no trajectories")
         num_valid, num_test = int(count * valid_fraction), int(count * test_fraction)
         sizes = dict(zip(SPLITS, (count - num_valid - num_test, num_valid, num_test), strict=True))
         attrs = {

@@ -7,9 +7,17 @@ Layout (validated on open):
                              complete = true (written last); optional: periodic (coords live
                              in [0, 1)^d with opposite faces identified), translation_invariant
                              (the equation has no preferred position); both false when absent
-    /coords           (point, coord_dim) float64: cell centres
+    /coords           (point, coord_dim) float64: the grid's points (cell centres for Burgers,
+                      grid nodes j / N for Navier-Stokes)
     /times            (time,) float64
     /{split}/fields   (trajectory, time, point, channel) float32, one chunk per trajectory
+
+Optional, in every split or none: one irregular point cloud per trajectory, fixed over time,
+stored without padding as the points of all clouds one after another:
+
+    /{split}/cloud_offsets  (trajectory + 1,) int64: cloud i is points offsets[i] .. offsets[i+1]
+    /{split}/cloud_coords   (point, coord_dim) float32, chunks of 8192 points
+    /{split}/cloud_fields   (point, time, channel) float32, the field at those points (exact)
 
 Stores open read-only from any fsspec URL (a local path, `memory://...`, `s3://...`).
 """
@@ -32,6 +40,7 @@ from zarr.errors import GroupNotFoundError
 from upt_data.errors import (
     DamagedStoreError,
     IndexOutOfRangeError,
+    InvalidArgumentError,
     NonFiniteDataError,
     NotAStoreError,
     StoreLayoutError,
@@ -40,6 +49,7 @@ from upt_data.errors import (
 
 LAYOUT_VERSION = 1
 SPLITS = ("train", "valid", "test")
+CLOUD_ARRAYS = ("cloud_offsets", "cloud_coords", "cloud_fields")
 REQUIRED_ATTRS = (
     "layout_version",
     "equation",
@@ -61,10 +71,24 @@ def local_path(url: str) -> Path:
     return Path(url.removeprefix("file://"))
 
 
+def _filesystem(url: str) -> tuple[Any, str]:
+    """fsspec's filesystem and path for a URL; an unknown or uninstalled protocol is an
+    InvalidArgumentError naming it."""
+    try:
+        return fsspec.core.url_to_fs(url)
+    except (ValueError, ImportError) as error:
+        protocol = url.split("://", 1)[0]
+        raise InvalidArgumentError(
+            f"{url}: cannot open the protocol {protocol!r} ({error}); use a local path, "
+            "memory://, or install the fsspec backend for it"
+        ) from error
+
+
 def zarr_store(url: str, read_only: bool) -> zarr.storage.StoreLike:
     """A zarr store for a local path or any fsspec URL."""
     if is_local(url):
         return zarr.storage.LocalStore(local_path(url), read_only=read_only)
+    _filesystem(url)
     return zarr.storage.FsspecStore.from_url(url, read_only=read_only)
 
 
@@ -72,7 +96,7 @@ def store_exists(url: str) -> bool:
     """Whether something is already at `url` (a complete store or not)."""
     if is_local(url):
         return local_path(url).exists()
-    filesystem, path = fsspec.core.url_to_fs(url)
+    filesystem, path = _filesystem(url)
     return bool(filesystem.exists(path))
 
 
@@ -104,6 +128,8 @@ class FieldStore:
             np.asarray(stats["mean"], dtype=np.float32), np.asarray(stats["std"], dtype=np.float32)
         )
         self.trajectory = functools.lru_cache(maxsize=64)(self._trajectory)
+        self._cloud_offsets: dict[str, np.ndarray] = {}
+        self.cloud = functools.lru_cache(maxsize=64)(self._cloud)
 
     @classmethod
     def open(cls, url: str | Path) -> FieldStore:
@@ -111,8 +137,9 @@ class FieldStore:
         url = str(url)
         if is_local(url) and not local_path(url).exists():
             raise StoreNotFoundError(f"no field store at {url}: the path does not exist")
+        source = zarr_store(url, read_only=True)
         try:
-            group = zarr.open_group(zarr_store(url, read_only=True), mode="r")
+            group = zarr.open_group(source, mode="r")
         except (GroupNotFoundError, FileNotFoundError) as error:
             if not is_local(url):
                 raise StoreNotFoundError(f"no field store at {url}") from error
@@ -126,6 +153,42 @@ class FieldStore:
 
     def num_trajectories(self, split: str) -> int:
         return self.fields(split).shape[0]
+
+    @property
+    def has_clouds(self) -> bool:
+        """Whether every trajectory also comes as an irregular point cloud."""
+        return f"train/{CLOUD_ARRAYS[0]}" in self._group
+
+    def _cloud(self, split: str, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Trajectory `index`'s point cloud: coords (n, coord_dim) and physical fields
+        (time, n, channel), float32. NaN or Inf raise, as do unreadable chunks. `cloud` is this
+        with a cache."""
+        if not self.has_clouds:
+            raise StoreLayoutError(f"{self.url} holds no point clouds")
+        count = self.num_trajectories(split)
+        if not 0 <= index < count:
+            raise IndexOutOfRangeError(f"cloud {index} out of range for split {split!r} of {count}")
+        start, stop = (int(v) for v in self.cloud_offsets(split)[index : index + 2])
+        try:
+            coords = self._group[f"{split}/cloud_coords"][start:stop]
+            fields = self._group[f"{split}/cloud_fields"][start:stop]
+        except Exception as error:  # codecs raise many types for damaged bytes
+            raise DamagedStoreError(
+                f"{self.url}: cloud {index} of split {split!r} cannot be read "
+                f"({type(error).__name__}: {error}); the store is damaged: regenerate it"
+            ) from error
+        if not (np.isfinite(coords).all() and np.isfinite(fields).all()):
+            raise NonFiniteDataError(
+                f"{self.url}: cloud {index} of split {split!r} holds NaN or Inf (a missing chunk "
+                "reads as NaN); `upt-data info --check` reads the whole store"
+            )
+        return coords, np.ascontiguousarray(fields.transpose(1, 0, 2))
+
+    def cloud_offsets(self, split: str) -> np.ndarray:
+        """Where each trajectory's cloud starts in the split's points: (trajectory + 1,)."""
+        if split not in self._cloud_offsets:
+            self._cloud_offsets[split] = self._group[f"{split}/cloud_offsets"][...]
+        return self._cloud_offsets[split]
 
     @property
     def num_channels(self) -> int:
@@ -191,6 +254,8 @@ class FieldStore:
         for split in SPLITS:
             for index in range(self.num_trajectories(split)):
                 self.read_trajectories(split, [index])
+                if self.has_clouds:
+                    self.cloud(split, index)
                 count += 1
         return count
 
@@ -240,6 +305,7 @@ def validate_layout(url: str, group: zarr.Group) -> None:
             raise StoreLayoutError(
                 f"{url}: {split}/fields must be float32 or float64, found {fields.dtype}"
             )
+    _validate_clouds(url, group, times.shape[0], coords.shape[1])
     channels = arrays["train/fields"].shape[3]
     stats = attrs["normalization"]
     if not (
@@ -252,3 +318,29 @@ def validate_layout(url: str, group: zarr.Group) -> None:
             f"{url}: normalization must hold finite mean and positive std lists of length "
             f"{channels}; found {stats}"
         )
+
+
+def _validate_clouds(url: str, group: zarr.Group, num_times: int, coord_dim: int) -> None:
+    """The optional point clouds: in every split or none, with consistent shapes and offsets."""
+    present = {split: [f"{split}/{name}" in group for name in CLOUD_ARRAYS] for split in SPLITS}
+    if not any(any(flags) for flags in present.values()):
+        return
+    for split, flags in present.items():
+        if not all(flags):
+            raise StoreLayoutError(f"{url}: point clouds are incomplete in split {split!r}")
+        offsets = group[f"{split}/cloud_offsets"][...]
+        count = group[f"{split}/fields"].shape[0]
+        coords, fields = group[f"{split}/cloud_coords"], group[f"{split}/cloud_fields"]
+        total = int(offsets[-1]) if len(offsets) else -1
+        if (
+            offsets.shape != (count + 1,)
+            or offsets[0] != 0
+            or (np.diff(offsets) < 1).any()
+            or coords.shape != (total, coord_dim)
+            or fields.shape[:2] != (total, num_times)
+        ):
+            raise StoreLayoutError(
+                f"{url}: split {split!r} clouds must have offsets ({count + 1},) rising from 0, "
+                f"coords (points, {coord_dim}) and fields (points, {num_times}, channel); found "
+                f"{offsets.shape}, {coords.shape}, {fields.shape}"
+            )

@@ -8,14 +8,34 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from upt_data.errors import StoreExistsError
+from upt_data.errors import InvalidArgumentError, StoreExistsError
 from upt_data.store import LAYOUT_VERSION, SPLITS, is_local, local_path, store_exists, zarr_store
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Delete the hidden partial copies of `final` that writers killed mid-way left behind
+    (`.NAME.partial-PID` whose PID no longer runs)."""
+    for partial in final.parent.glob(f".{final.name}.partial-*"):
+        pid = partial.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 class StoreWriter:
@@ -36,7 +56,11 @@ class StoreWriter:
         self.target = url
         if is_local(url):
             final = local_path(url)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InvalidArgumentError(f"cannot create {final.parent}: {error}") from error
+            remove_stale_partials(final)
             self.target = str(final.with_name(f".{final.name}.partial-{os.getpid()}"))
             shutil.rmtree(self.target, ignore_errors=True)
         self.group = zarr.open_group(zarr_store(self.target, read_only=False), mode="w")
@@ -58,6 +82,41 @@ class StoreWriter:
         self._sum_squares = np.zeros(num_channels)
         self._count = 0
 
+    def add_clouds(self, split: str, counts: list[int], num_frames: int, channels: int) -> None:
+        """Make room for one point cloud per trajectory of `split` (`counts` points each):
+        `{split}/cloud_offsets` (trajectory + 1,), `{split}/cloud_coords` (point, coord_dim) and
+        `{split}/cloud_fields` (point, time, channel), the points of all clouds one after
+        another, so ragged clouds are stored without padding."""
+        offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        total, dims = int(offsets[-1]), self.group["coords"].shape[1]
+        compressor = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+        chunk = max(1, min(total, 8192))
+        self.group.create_array(f"{split}/cloud_offsets", data=offsets)
+        for name, shape in (
+            ("cloud_coords", (total, dims)),
+            ("cloud_fields", (total, num_frames, channels)),
+        ):
+            self.group.create_array(
+                f"{split}/{name}",
+                shape=shape,
+                chunks=(chunk, *shape[1:]),
+                dtype="float32",
+                compressors=compressor,
+                fill_value=np.nan,
+            )
+
+    def write_cloud(self, split: str, index: int, coords: np.ndarray, fields: np.ndarray) -> None:
+        """Cloud `index` of `split`: coords (n, coord_dim), fields (n, time, channel)."""
+        offsets = self.group[f"{split}/cloud_offsets"]
+        start, stop = (int(v) for v in offsets[index : index + 2])
+        if len(coords) != stop - start:
+            raise InvalidArgumentError(
+                f"cloud {index} of {split} was given {len(coords)} points; room was made for "
+                f"{stop - start}"
+            )
+        self.group[f"{split}/cloud_coords"][start:stop] = coords.astype(np.float32)
+        self.group[f"{split}/cloud_fields"][start:stop] = fields.astype(np.float32)
+
     def write(self, split: str, start: int, fields: np.ndarray) -> None:
         """fields (k, time, point, channel) into trajectories start .. start + k of `split`."""
         self.group[f"{split}/fields"][start : start + len(fields)] = fields.astype(np.float32)
@@ -68,17 +127,31 @@ class StoreWriter:
             self._count += len(values)
 
     def finish(self) -> str:
-        """Record train-split statistics, mark complete, move into place; return the URL."""
+        """Record train-split statistics, mark complete, move into place; return the URL.
+
+        A train split without data, or whose field does not vary, is refused (there is nothing
+        to normalize by). When another process finished the same store first, that one stays
+        and this copy is dropped."""
+        if self._count == 0:
+            raise InvalidArgumentError("the train split holds no data; a store needs some")
         mean = self._sum / self._count
         std = np.sqrt(np.maximum(self._sum_squares / self._count - mean**2, 0.0))
+        if not (std > 1e-12 * np.maximum(np.abs(mean), 1.0)).all():
+            raise InvalidArgumentError(
+                f"the train split's field is constant in channels "
+                f"{np.flatnonzero(std <= 1e-12 * np.maximum(np.abs(mean), 1.0)).tolist()} "
+                "(standard deviation 0): there is nothing to learn or to normalize by"
+            )
         self.group.attrs.update(
-            {
-                "normalization": {"mean": mean.tolist(), "std": np.maximum(std, 1e-12).tolist()},
-                "complete": True,
-            }
+            {"normalization": {"mean": mean.tolist(), "std": std.tolist()}, "complete": True}
         )
         if self.target != self.url:
-            os.rename(self.target, local_path(self.url))
+            try:
+                os.rename(self.target, local_path(self.url))
+            except OSError:
+                if not store_exists(self.url):
+                    raise
+                shutil.rmtree(self.target, ignore_errors=True)  # another process won the race
         return self.url
 
     def abort(self) -> None:
