@@ -59,6 +59,8 @@ def test_grid_presets_fit_every_dimension(coord_dim: int) -> None:
         assert config.decoder.num_neighbours == 2 ** (coord_dim + 1)
 
 
-def test_perceiver_presets_refuse_periodic_domains() -> None:
-    with pytest.raises(ValueError, match="knows no periodic domains"):
-        preset("upt-17m", coord_dim=2, num_channels=3, periodic=True)
+def test_perceiver_presets_treat_periodic_domains_as_boxes() -> None:
+    config = preset("upt-17m", coord_dim=2, num_channels=3, periodic=True)
+    assert config.latent == "perceiver"
+    assert not config.periodic
+    assert preset("tiny", coord_dim=2, num_channels=3, periodic=True).periodic

@@ -121,7 +121,8 @@ def preset(
     """The named preset for data with `coord_dim` coordinates and `num_channels` field channels,
     on a periodic domain or not (and with physics that is translation invariant or not),
     optionally with another number of latent tokens (for the grid latent, a `coord_dim`-th
-    power)."""
+    power). Perceiver presets ignore `periodic` and `translation_invariant`: the official design
+    treats every domain as a box."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     if coord_dim not in (1, 2, 3):
@@ -131,11 +132,8 @@ def preset(
         values["encoder"] = dataclasses.replace(
             values["encoder"], num_latent_tokens=num_latent_tokens
         )
-    if periodic and values.get("latent") == "perceiver":
-        raise ValueError(
-            f"preset {name!r} uses the perceiver latent, which knows no periodic domains; "
-            "use a grid preset such as 'tiny'"
-        )
+    if values.get("latent") == "perceiver":
+        periodic = translation_invariant = False  # the official design knows no periodic domains
     return UPTConfig(
         coord_dim=coord_dim,
         num_channels=num_channels,

@@ -1,5 +1,6 @@
 """The Universal Physics Transformer: encode -> step (k times) -> decode, all in latent space."""
 
+import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -58,6 +59,7 @@ class UPTConfig:
     translation_invariant: bool = False
 
     def __post_init__(self) -> None:
+        _check_sizes(self)
         if self.condition_codec and self.num_cond_scalars == 0:
             raise ValueError("condition_codec=True needs num_cond_scalars > 0")
         if self.translation_invariant and not self.periodic:
@@ -101,6 +103,27 @@ class UPTConfig:
             _check_keys(key, values[key], sub_cls)
             values[key] = sub_cls(**values[key])
         return cls(**values)
+
+
+def _check_sizes(config: "UPTConfig") -> None:
+    """Every width, depth, count and scale a positive finite number (depths may be 0)."""
+    checks = {"coord_dim": config.coord_dim, "num_channels": config.num_channels}
+    for part in ("encoder", "approximator", "decoder"):
+        for item in fields(getattr(config, part)):
+            checks[f"{part}.{item.name}"] = getattr(getattr(config, part), item.name)
+    for name, value in checks.items():
+        if value is None or isinstance(value, bool):
+            continue
+        low = 0 if name.endswith("depth") else 1
+        valid = isinstance(value, int) and value >= low
+        if name.endswith("radius"):
+            valid = isinstance(value, int | float) and math.isfinite(value) and value > 0
+        if not valid:
+            raise ValueError(f"{name} must be {'> 0' if low else '>= 0'}; got {value!r}")
+    if not (math.isfinite(config.embed_scale) and config.embed_scale > 0):
+        raise ValueError(f"embed_scale must be a positive finite number; got {config.embed_scale}")
+    if config.num_cond_scalars < 0:
+        raise ValueError(f"num_cond_scalars must be >= 0; got {config.num_cond_scalars}")
 
 
 def _check_keys(name: str, data: dict[str, Any], cls: type) -> None:
