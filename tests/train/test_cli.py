@@ -86,10 +86,15 @@ def test_evaluation_steps_at_the_training_stride(store: str) -> None:
     config = load_config("burgers_quick", overrides(store, **{"data.stride": 5}))
     stored = FieldStore.open(store)
     test = TrainingData(config, stored).trajectories("test", torch.device("cpu"))
-    assert test.fields.shape[1] == 3  # frames 0, 5, 10 of 11
+    assert test.inputs.values.shape[1] == 3  # frames 0, 5, 10 of 11
     torch.testing.assert_close(test.times, torch.from_numpy(stored.times[::5]).float())
     first = stored.normalization.normalize(stored.read_trajectories("test", [0]))
-    torch.testing.assert_close(test.fields[0, 1], torch.from_numpy(first[0, 5]).float())
+    # the training grid is every second of the 32 stored points; 32 points is another resolution
+    torch.testing.assert_close(test.inputs.values[0, 1], torch.from_numpy(first[0, 5, ::2]))
+    torch.testing.assert_close(test.resolutions["32"].values[0, 1], torch.from_numpy(first[0, 5]))
+    torch.testing.assert_close(
+        test.inputs.coords[1, :, 0], torch.from_numpy(stored.coords[::2, 0]).float()
+    )
 
 
 def test_evaluate_scores_a_run_on_a_store_it_never_saw(
@@ -306,3 +311,32 @@ def test_a_failed_resume_leaves_the_run_as_it_was(
     assert main(["--resume", str(run_dir), "training.lr=0.5", "training.max_steps=9"]) == 2
     assert "not a readable training state" in capsys.readouterr().err
     assert (run_dir / "config.yaml").read_text() == config_before
+
+
+def test_a_non_finite_loss_before_any_checkpoint_says_so(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    forward = upt_train.loop.UPTObjective.forward
+
+    def nan_at_once(self, batch):
+        losses = forward(self, batch)
+        losses["total"] = losses["total"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(upt_train.loop.UPTObjective, "forward", nan_at_once)
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert "the loss became non-finite at step 0; no checkpoint was written before it" in error
+
+
+def test_an_empty_evaluation_split_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "no-test.zarr"
+    config = load_config("burgers_quick", [f"data.store={path}", "data.num_test=0"])
+    generate_burgers_store(str(path), data_spec(config.data), progress=False)
+    run_dir = tmp_path / "run"
+    argv = ["burgers_quick", f"data.store={path}", "data.num_test=0", "--run-dir", str(run_dir)]
+    assert main(argv) == 2
+    assert "the test split (eval.split) holds no trajectories" in capsys.readouterr().err
+    assert not (run_dir / "metrics.jsonl").exists()

@@ -99,6 +99,13 @@ def test_integers_are_accepted_for_floats_and_lists_for_tuples() -> None:
             "eval.super_resolution: expected a list of resolutions",
         ),
         ({"data": 3}, "data: expected a mapping of keys; got 3"),
+        ({"name": "../escape"}, "name: expected letters, digits"),
+        ({"name": "a/b"}, "name: expected letters, digits"),
+        ({"model": {"preset": "upt-1b"}}, "model.preset: expected one of ['grid-17m'"),
+        ({"training": {"batch_size": 10**9}}, "training.batch_size: expected at most 65536"),
+        ({"training": {"unroll_steps": 0}}, "training.unroll_steps: expected an integer >= 1"),
+        ({"training": {"loss": "l1"}}, "training.loss: expected one of 'mse', 'relative'"),
+        ({"data": {"query_points": 1024}}, "data.query_points: expected null or at most the 256"),
     ],
 )
 def test_bad_values_name_the_key(values: dict, message: str) -> None:
@@ -116,6 +123,19 @@ def test_bad_override_syntax_is_rejected(override: str) -> None:
 def test_override_into_a_value_is_rejected() -> None:
     with pytest.raises(ConfigError, match="'name' is not a section"):
         load_config("burgers", ["name.x=1"])
+
+
+def test_empty_configs_and_folders_are_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(str(empty))
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(str(folder))
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(str(tmp_path))
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

@@ -53,3 +53,25 @@ def test_correlation_time_is_the_first_step_below_threshold() -> None:
 def test_mismatched_shapes_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"\(B, T, N, C\); got \(1, 2, 3, 1\) and \(1, 2, 4, 1\)"):
         nrmse(torch.zeros(1, 2, 3, 1), torch.zeros(1, 2, 4, 1))
+
+
+def test_padding_never_counts() -> None:
+    """A padded batch scores exactly as its clouds alone, whatever the padding holds."""
+    generator = torch.Generator().manual_seed(0)
+    short = (
+        torch.randn(1, 3, 5, 2, generator=generator),
+        torch.randn(1, 3, 5, 2, generator=generator),
+    )
+    long = (
+        torch.randn(1, 3, 9, 2, generator=generator),
+        torch.randn(1, 3, 9, 2, generator=generator),
+    )
+    padded = [torch.full((2, 3, 9, 2), torch.nan) for _ in range(2)]
+    for index, (prediction, target) in enumerate((short, long)):
+        n = prediction.shape[2]
+        padded[0][index, :, :n], padded[1][index, :, :n] = prediction[0], target[0]
+    mask = torch.arange(9)[None] < torch.tensor([[5], [9]])
+    expected = (nrmse_per_step(*short) + nrmse_per_step(*long)) / 2
+    torch.testing.assert_close(nrmse_per_step(*padded, mask), expected)
+    expected = (correlation_per_step(*short) + correlation_per_step(*long)) / 2
+    torch.testing.assert_close(correlation_per_step(*padded, mask), expected)

@@ -1,13 +1,15 @@
 """Learning curve on zero-mean fields: reconstruct sqrt(2) sin(2 pi k x + phase) at new points.
 
-    uv run python packages/upt-models/benchmarks/zero_mean_fields.py
-    uv run python packages/upt-models/benchmarks/zero_mean_fields.py --official
+    uv run python packages/upt-train/benchmarks/zero_mean_fields.py
+    uv run python packages/upt-train/benchmarks/zero_mean_fields.py --official
 
 The fields have variance 1 and random phases, as Burgers initial conditions do, so a model that
 predicts zero scores 1: the predict-zero plateau. `--official` builds the official UPT design
-(unanchored latent tokens); the default is the anchored latent of `upt_models.anchors`.
+(unanchored latent tokens); the default is the anchored perceiver latent of `upt_models.anchors`
+(preset tiny-perceiver unless `--preset` names another).
 `--xavier-field-embedding` keeps the plain xavier init of the field embedding instead of
-balancing it against the position embedding.
+balancing it against the position embedding. The step is upt-train's `train_step`, so the script
+lives here rather than beside the models.
 """
 
 import argparse
@@ -17,13 +19,28 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
 
 from upt_models import UPT, preset
+from upt_train import train_step
+
+
+class Reconstruction(nn.Module):
+    """The objective: decode(encode(field)) at new points against the field there."""
+
+    def __init__(self, model: UPT) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: tuple[Tensor, Tensor, Tensor, Tensor]) -> dict[str, Tensor]:
+        fields, coords, target, queries = batch
+        loss = F.mse_loss(self.model.decode(self.model.encode(fields, coords), queries), target)
+        return {"total": loss}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--preset", default="tiny-perceiver")
     parser.add_argument("--official", action="store_true", help="unanchored latent tokens")
     parser.add_argument("--xavier-field-embedding", action="store_true")
     parser.add_argument("--points", type=int, default=256)
@@ -41,6 +58,7 @@ def main() -> None:
         torch.nn.init.xavier_uniform_(layer.weight)
         torch.nn.init.zeros_(layer.bias)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    objective = Reconstruction(model)
     gen = torch.Generator().manual_seed(0)
     window, started = [], time.perf_counter()
     for step in range(1, args.steps + 1):
@@ -51,11 +69,8 @@ def main() -> None:
             math.sqrt(2) * torch.sin(2 * torch.pi * wavenumber * x + phase)
             for x in (coords, queries)
         )
-        loss = F.mse_loss(model.decode(model.encode(fields, coords), queries), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        window.append(loss.item())
+        result = train_step(objective, optimizer, [(fields, coords, target, queries)])
+        window.append(result.losses["total"].item())
         if step % 100 == 0:
             seconds = time.perf_counter() - started
             mean = sum(window) / len(window)

@@ -14,7 +14,7 @@ from upt_train.config import (
     config_from_dict,
     load_config,
 )
-from upt_train.data import TrainingData, Trajectories, ensure_store, load_trajectories
+from upt_train.data import TrainingData, ensure_store, trajectories_for
 from upt_train.distributed import Distributed
 from upt_train.evaluate import Evaluation, evaluate
 from upt_train.forecast import (
@@ -42,6 +42,7 @@ from upt_train.run import (
 from upt_train.schedule import learning_rate, set_learning_rate
 from upt_train.seeds import derive_seed
 from upt_train.step import NonFiniteGuard, NonFiniteLossError, StepResult, train_step
+from upt_train.trajectories import PointSet, Trajectories, load_trajectories
 
 __all__ = [
     "Autoencoder",
@@ -60,6 +61,7 @@ __all__ = [
     "NonFiniteGuard",
     "NonFiniteLossError",
     "Persistence",
+    "PointSet",
     "RunConfig",
     "RunResult",
     "StepResult",
@@ -96,5 +98,6 @@ __all__ = [
     "synchronize",
     "train",
     "train_step",
+    "trajectories_for",
     "upt_learner",
 ]

@@ -44,6 +44,13 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the `.NAME.PID.tmp` files that writers killed mid-write left in a run folder (a
+    run folder has one writer, so any found when a run starts are stale)."""
+    for temporary in folder.glob(".*.tmp"):
+        temporary.unlink(missing_ok=True)
+
+
 def save_training_state(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainingState
 ) -> None:

@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         UptDataError,
         CheckpointError,
         NonFiniteLossError,
+        OSError,
     ) as error:
         print(f"upt-train: error: {error}", file=sys.stderr)
         return 2

@@ -18,9 +18,15 @@ from typing import Any, Literal
 
 import yaml
 
+from upt_models import PRESETS
+
 # configs/ of the working directory first, then the configs shipped inside this package (the
 # repository's configs/ links to them, so editable and non-editable installs find the same files).
 CONFIG_DIRS = (Path("configs"), Path(__file__).resolve().parent / "configs")
+
+
+MAX_BATCH_SIZE = 65_536
+MAX_UNROLL_STEPS = 64
 
 
 class ConfigError(ValueError):
@@ -37,10 +43,16 @@ class DataConfig:
     """Where the store lives; what it holds (everything the generator takes: a missing store is
     generated from it, an existing one is checked against it); how training samples it.
     `random_shift` moves every training sample by a random offset on its periodic domain (for
-    translation-invariant equations such as Burgers; see upt_data.NextStepDataset)."""
+    translation-invariant equations such as Burgers; see upt_data.NextStepDataset).
+
+    `equation`: "burgers" (1D; `resolution` stored points) or "ns2d" (2D Navier-Stokes;
+    `resolution` x `resolution` grid, frames `final_time / (num_frames - 1)` apart, one point
+    cloud of `min_points`..`max_points` points per trajectory). `points`: train on the stored
+    grid ("grid": every `data.resolution / train_resolution`-th point) or on each trajectory's
+    point cloud ("cloud")."""
 
     store: str = "data/burgers.zarr"
-    equation: Literal["burgers"] = "burgers"
+    equation: Literal["burgers", "ns2d"] = "burgers"
     viscosity: float = 0.01
     resolution: int = 1024
     num_frames: int = 201
@@ -54,13 +66,19 @@ class DataConfig:
     input_points: int | None = None
     query_points: int | None = 256
     random_shift: bool = False
+    points: Literal["grid", "cloud"] = "grid"
+    min_points: int = 1000
+    max_points: int = 3000
     num_workers: int = 0
 
     def __post_init__(self) -> None:
         _require(self.viscosity > 0, "data.viscosity", "a positive number", self.viscosity)
-        for key in ("resolution", "num_train", "num_valid", "num_test", "stride"):
+        for key in ("resolution", "num_train", "stride"):
             value = getattr(self, key)
             _require(value >= 1, f"data.{key}", "an integer >= 1", value)
+        for key in ("num_valid", "num_test", "seed"):
+            value = getattr(self, key)
+            _require(value >= 0, f"data.{key}", "an integer >= 0", value)
         _require(self.num_frames >= 2, "data.num_frames", "an integer >= 2", self.num_frames)
         _require(self.final_time > 0, "data.final_time", "a positive number", self.final_time)
         _require(
@@ -81,13 +99,30 @@ class DataConfig:
             train,
         )
 
-        points = train or self.resolution
+        _require(
+            1 <= self.min_points <= self.max_points,
+            "data.min_points",
+            f"an integer in [1, data.max_points ({self.max_points})]",
+            self.min_points,
+        )
+        _require(
+            self.points == "grid" or self.equation == "ns2d",
+            "data.points",
+            "'grid' for Burgers (only ns2d stores hold point clouds)",
+            self.points,
+        )
+        points = self.min_points if self.points == "cloud" else train or self.resolution
+        where = (
+            "the smallest cloud (data.min_points)"
+            if self.points == "cloud"
+            else ("data.train_resolution")
+        )
         for key in ("input_points", "query_points"):
             value = getattr(self, key)
             _require(
                 value is None or value <= points,
                 f"data.{key}",
-                f"null or at most the {points} training points (data.train_resolution)",
+                f"null or at most the {points} training points ({where})",
                 value,
             )
 
@@ -106,6 +141,7 @@ class ModelConfig:
     num_latent_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        _require(self.preset in PRESETS, "model.preset", f"one of {sorted(PRESETS)}", self.preset)
         tokens = self.num_latent_tokens
         _require(tokens is None or tokens >= 1, "model.num_latent_tokens", "null or >= 1", tokens)
 
@@ -167,8 +203,21 @@ class TrainingConfig:
             _require(value >= 0, f"training.{key}", "a number >= 0", value)
         _require(self.lr > 0, "training.lr", "a positive number", self.lr)
         _require(
+            self.batch_size <= MAX_BATCH_SIZE,
+            "training.batch_size",
+            f"at most {MAX_BATCH_SIZE}",
+            self.batch_size,
+        )
+        _require(
+            self.unroll_steps <= MAX_UNROLL_STEPS,
+            "training.unroll_steps",
+            f"at most {MAX_UNROLL_STEPS}",
+            self.unroll_steps,
+        )
+        _require(
             self.warmup_steps >= 0, "training.warmup_steps", "an integer >= 0", self.warmup_steps
         )
+        _require(self.seed >= 0, "training.seed", "an integer >= 0", self.seed)
         _require(
             self.batch_size % self.grad_accum_steps == 0,
             "training.batch_size",
@@ -227,6 +276,14 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        _require(
+            re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name) is not None,
+            "name",
+            "letters, digits, '.', '_' and '-' (it names the run folder inside out_dir)",
+            self.name,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists for tuples), ready for YAML or JSON."""
@@ -342,7 +399,9 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
 def resolve_config_path(name_or_path: str) -> Path:
     """A name from configs/ ('burgers') or a path to a YAML file."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml"):
+    if path.suffix in (".yaml", ".yml") or path.is_dir():
+        if path.is_dir():
+            raise ConfigError(f"config {path} is a folder; give a .yaml file or a config name")
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         return path
@@ -361,9 +420,13 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> RunCon
     """Read a YAML config (a name from configs/ or a path), apply dotted overrides, check it."""
     path = resolve_config_path(name_or_path)
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
+        values = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    if values is None:
+        raise ConfigError(f"{path} is empty; a config needs at least its data and training keys")
     return config_from_dict(values, overrides)
 
 

@@ -4,69 +4,84 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader
 
 from upt_data import (
     BurgersSpec,
+    CloudSpec,
     FieldStore,
+    NavierStokesSpec,
     NextStepDataset,
     Normalization,
-    TrajectoryDataset,
     UptDataError,
     generate_burgers_store,
+    generate_ns2d_store,
 )
 from upt_data.store import store_exists
-from upt_train.batches import (
-    Batch,
-    BatchSchedule,
-    ScheduledBatches,
-    SeededSamples,
-    collate,
-    conditioning,
-)
+from upt_train.batches import Batch, BatchSchedule, ScheduledBatches, SeededSamples, collate
 from upt_train.config import ConfigError, DataConfig, RunConfig
+from upt_train.trajectories import Trajectories, load_trajectories
 
 
-def data_spec(config: DataConfig) -> BurgersSpec:
-    """What the store named by `config` holds, as the generator takes it."""
-    return BurgersSpec(
-        viscosity=config.viscosity,
-        resolution=config.resolution,
-        num_frames=config.num_frames,
-        final_time=config.final_time,
-        num_train=config.num_train,
-        num_valid=config.num_valid,
-        num_test=config.num_test,
-        seed=config.seed,
-    )
+def data_spec(config: DataConfig) -> BurgersSpec | NavierStokesSpec:
+    """What the store named by `config` holds, as its generator takes it."""
+    counts = {
+        "num_train": config.num_train,
+        "num_valid": config.num_valid,
+        "num_test": config.num_test,
+        "seed": config.seed,
+    }
+    try:
+        if config.equation == "ns2d":
+            clouds = CloudSpec(min_points=config.min_points, max_points=config.max_points)
+            return NavierStokesSpec(
+                viscosity=config.viscosity,
+                resolution=config.resolution,
+                num_frames=config.num_frames,
+                frame_interval=config.final_time / (config.num_frames - 1),
+                clouds=clouds,
+                **counts,
+            )
+        return BurgersSpec(
+            viscosity=config.viscosity,
+            resolution=config.resolution,
+            num_frames=config.num_frames,
+            final_time=config.final_time,
+            **counts,
+        )
+    except UptDataError as error:
+        raise ConfigError(f"data: {error}") from error
 
 
 def check_store(store: FieldStore, config: DataConfig) -> None:
     """Refuse a store that holds other data than the config describes. A store that upt-data
     generated must match every key of the data spec; an imported one its viscosity, resolution
     and number of frames."""
+    points = config.resolution ** store.coords.shape[1]
     found = {
-        "resolution": len(store.coords),
+        "resolution": config.resolution if len(store.coords) == points else len(store.coords),
         "viscosity": store.viscosity,
         "num_frames": len(store.times),
+        "final_time": float(store.times[-1]),
     }
     spec = store.attrs.get("spec")
     if isinstance(spec, dict):
-        found |= {key: spec.get(key) for key in ("final_time", "num_train", "num_valid")}
-        found |= {key: spec.get(key) for key in ("num_test", "seed")}
+        found |= {key: spec.get(key) for key in ("num_train", "num_valid", "num_test", "seed")}
+        clouds = spec.get("clouds")
+        if isinstance(clouds, dict):
+            found |= {key: clouds.get(key) for key in ("min_points", "max_points")}
     for key, value in found.items():
         wanted = getattr(config, key)
-        same = math.isclose(value, wanted, rel_tol=1e-9) if key == "viscosity" else value == wanted
-        if not same:
+        close = isinstance(value, float) and math.isclose(value, wanted, rel_tol=1e-9)
+        if not (close or value == wanted):
             raise ConfigError(
                 f"data.{key} is {wanted!r} but the store at {config.store} holds {value!r}; "
                 "set data.store to another path (it is generated there) or fix the config"
             )
+    if config.points == "cloud" and not store.has_clouds:
+        raise ConfigError(f"data.points is 'cloud' but {config.store} holds no point clouds")
 
 
 def ensure_store(config: DataConfig, progress: bool) -> FieldStore:
@@ -76,93 +91,12 @@ def ensure_store(config: DataConfig, progress: bool) -> FieldStore:
         store = FieldStore.open(config.store)
         check_store(store, config)
         return store
+    spec = data_spec(config)
     if progress:
-        print(f"generating {config.store} (Burgers, nu={config.viscosity}): once per config")
-    return generate_burgers_store(config.store, data_spec(config), progress=progress)
-
-
-@dataclass
-class Trajectories:
-    """Whole trajectories of one split, normalized as the model sees them.
-
-    fields (B, T, N, C) on coords (N, d), T frames at the training time stride; `model_points`
-    indexes the points the model trained on; times (T,); cond (B, S); `normalization` maps model
-    units back to physical ones (the training store's statistics).
-    """
-
-    fields: Tensor
-    coords: Tensor
-    model_points: Tensor
-    times: Tensor
-    cond: Tensor
-    normalization: Normalization
-
-    def denormalize(self, values: Tensor) -> Tensor:
-        mean, std = (
-            torch.as_tensor(v, dtype=values.dtype, device=values.device)
-            for v in (self.normalization.mean, self.normalization.std)
-        )
-        return values * std + mean
-
-
-def model_grid_stride(store: FieldStore, train_resolution: int | None) -> int:
-    """Every how many stored points make the training grid (`train_resolution` points)."""
-    stored = len(store.coords)
-    train = train_resolution or stored
-    if stored % train:
-        raise ConfigError(
-            f"the run trained on {train} points, which does not divide the {stored} points of "
-            f"{store.url}"
-        )
-    return stored // train
-
-
-def load_trajectories(
-    store: FieldStore,
-    split: str,
-    stride: int,
-    train_resolution: int | None,
-    normalization: Normalization,
-    device: torch.device,
-) -> Trajectories:
-    """Every trajectory of `split` at time stride `stride`, normalized with `normalization`."""
-    if store.num_trajectories(split) == 0:
-        raise ConfigError(f"{store.url}: split {split!r} holds no trajectories to evaluate on")
-    if stride >= len(store.times):
-        raise ConfigError(
-            f"{store.url} holds {len(store.times)} frames: too few for time stride {stride}"
-        )
-    dataset = TrajectoryDataset(store, split, normalize=False)
-    physical = np.stack([dataset[i]["fields"][::stride].numpy() for i in range(len(dataset))])
-    fields = torch.from_numpy(normalization.normalize(physical)).float()
-    times = torch.from_numpy(store.times[::stride]).float()
-    count = len(fields)
-    cond = conditioning(
-        torch.full((count,), float(times[1] - times[0])), torch.full((count,), store.viscosity)
-    )
-    grid_stride = model_grid_stride(store, train_resolution)
-    return Trajectories(
-        fields=fields.to(device),
-        coords=torch.from_numpy(store.coords).float().to(device),
-        model_points=torch.arange(0, len(store.coords), grid_stride),
-        times=times,
-        cond=cond.to(device),
-        normalization=normalization,
-    )
-
-
-def super_resolution_points(
-    store: FieldStore, resolutions: tuple[int, ...], train_resolution: int | None
-) -> dict[str, Tensor]:
-    """Point indices of each evaluation resolution other than the training one (those that
-    divide the stored resolution)."""
-    stored = len(store.coords)
-    train = train_resolution or stored
-    return {
-        str(r): torch.arange(0, stored, stored // r)
-        for r in resolutions
-        if r != train and stored % r == 0
-    }
+        print(f"generating {config.store} ({config.equation}, nu={config.viscosity}): once")
+    if isinstance(spec, NavierStokesSpec):
+        return generate_ns2d_store(config.store, spec, progress=progress)
+    return generate_burgers_store(config.store, spec, progress=progress)
 
 
 class TrainingData:
@@ -173,7 +107,7 @@ class TrainingData:
     ) -> None:
         data = config.data
         check_store(store, data)
-        for resolution in config.eval.super_resolution:
+        for resolution in config.eval.super_resolution if data.points == "grid" else ():
             if len(store.coords) % resolution:
                 raise ConfigError(
                     f"eval.super_resolution: {resolution} must divide the stored "
@@ -190,6 +124,7 @@ class TrainingData:
                 input_points=data.input_points,
                 query_points=data.query_points,
                 random_shift=data.random_shift,
+                clouds=data.points == "cloud",
             )
             self.schedule = BatchSchedule(
                 num_samples=len(self.dataset),
@@ -200,6 +135,8 @@ class TrainingData:
             )
         except (ValueError, UptDataError) as error:
             raise ConfigError(f"data: {error}") from error
+        if len(self.dataset) == 0:
+            raise ConfigError(f"{store.url}: the train split holds no training samples")
         self.coord_dim = store.coords.shape[1]
         self.num_channels = store.num_channels
 
@@ -218,12 +155,26 @@ class TrainingData:
 
     def trajectories(self, split: str, device: torch.device) -> Trajectories:
         """Whole trajectories of `split` at the training stride, in the store's normalization."""
-        data = self.config.data
-        return load_trajectories(
-            self.store, split, data.stride, data.train_resolution, self.store.normalization, device
-        )
+        return trajectories_for(self.config, self.store, split, self.store.normalization, device)
 
-    def super_resolution_points(self) -> dict[str, Tensor]:
-        return super_resolution_points(
-            self.store, self.config.eval.super_resolution, self.config.data.train_resolution
-        )
+
+def trajectories_for(
+    config: RunConfig,
+    store: FieldStore,
+    split: str,
+    normalization: Normalization,
+    device: torch.device,
+) -> Trajectories:
+    """`split` of `store` as `config` trains on it: its time stride, training points (grid or
+    clouds) and evaluation resolutions."""
+    data = config.data
+    return load_trajectories(
+        store,
+        split,
+        stride=data.stride,
+        train_resolution=data.train_resolution,
+        normalization=normalization,
+        device=device,
+        points=data.points,
+        resolutions=config.eval.super_resolution,
+    )

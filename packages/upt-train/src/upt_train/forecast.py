@@ -19,33 +19,47 @@ from upt_models import UPT
 
 @runtime_checkable
 class Forecaster(Protocol):
-    """one_step(fields (B, N, C), coords (B, N, d), query_coords (B, Q, d), cond (B, S))
-    -> the next frame at the query points (B, Q, C). Without `any_points`, the query points must
-    be the input points."""
+    """one_step(fields (B, N, C), coords (B, N, d), query_coords (B, Q, d), cond (B, S),
+    mask=(B, N) bool or None) -> the next frame at the query points (B, Q, C). `mask` marks the
+    real points of padded point clouds. Without `any_points`, the query points must be the
+    input points."""
 
     any_points: bool
 
     def one_step(
-        self, fields: Tensor, coords: Tensor, query_coords: Tensor, cond: Tensor
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        query_coords: Tensor,
+        cond: Tensor,
+        mask: Tensor | None = None,
     ) -> Tensor: ...
 
 
 @runtime_checkable
 class LatentForecaster(Forecaster, Protocol):
     """A forecaster that rolls out without decoding in between:
-    latent_rollout(fields, coords, query_coords, num_steps, cond) -> (B, num_steps, Q, C)."""
+    latent_rollout(fields, coords, query_coords, num_steps, cond, mask) -> (B, num_steps, Q, C)."""
 
     def latent_rollout(
-        self, fields: Tensor, coords: Tensor, query_coords: Tensor, num_steps: int, cond: Tensor
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        query_coords: Tensor,
+        num_steps: int,
+        cond: Tensor,
+        mask: Tensor | None = None,
     ) -> Tensor: ...
 
 
 @runtime_checkable
 class Autoencoder(Protocol):
-    """reconstruct(fields (B, N, C), coords (B, N, d)) -> the fields decoded back at coords
-    from their encoding: what bounds any forecast made through the latent."""
+    """reconstruct(fields (B, N, C), coords (B, N, d), cond, mask) -> the fields decoded back
+    at coords from their encoding: what bounds any forecast made through the latent."""
 
-    def reconstruct(self, fields: Tensor, coords: Tensor, cond: Tensor) -> Tensor: ...
+    def reconstruct(
+        self, fields: Tensor, coords: Tensor, cond: Tensor, mask: Tensor | None = None
+    ) -> Tensor: ...
 
 
 class UPTForecaster:
@@ -63,21 +77,33 @@ class UPTForecaster:
         return step_cond, step_cond if config.condition_codec else None
 
     def one_step(
-        self, fields: Tensor, coords: Tensor, query_coords: Tensor, cond: Tensor
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        query_coords: Tensor,
+        cond: Tensor,
+        mask: Tensor | None = None,
     ) -> Tensor:
-        return self.model(fields, coords, query_coords, cond=self._cond(cond)[0])
+        return self.model(fields, coords, query_coords, mask=mask, cond=self._cond(cond)[0])
 
-    def reconstruct(self, fields: Tensor, coords: Tensor, cond: Tensor) -> Tensor:
+    def reconstruct(
+        self, fields: Tensor, coords: Tensor, cond: Tensor, mask: Tensor | None = None
+    ) -> Tensor:
         codec_cond = self._cond(cond)[1]
-        return self.model.decode(
-            self.model.encode(fields, coords, cond=codec_cond), coords, codec_cond
-        )
+        latent = self.model.encode(fields, coords, mask, cond=codec_cond)
+        return self.model.decode(latent, coords, codec_cond)
 
     def latent_rollout(
-        self, fields: Tensor, coords: Tensor, query_coords: Tensor, num_steps: int, cond: Tensor
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        query_coords: Tensor,
+        num_steps: int,
+        cond: Tensor,
+        mask: Tensor | None = None,
     ) -> Tensor:
         step_cond, codec_cond = self._cond(cond)
-        latent = self.model.encode(fields, coords, cond=codec_cond)
+        latent = self.model.encode(fields, coords, mask, cond=codec_cond)
         latents = rearrange(
             self.model.rollout(latent, num_steps, step_cond), "b t l d -> (b t) l d"
         )
@@ -105,6 +131,11 @@ class Persistence:
     any_points = False
 
     def one_step(
-        self, fields: Tensor, coords: Tensor, query_coords: Tensor, cond: Tensor
+        self,
+        fields: Tensor,
+        coords: Tensor,
+        query_coords: Tensor,
+        cond: Tensor,
+        mask: Tensor | None = None,
     ) -> Tensor:
         return fields

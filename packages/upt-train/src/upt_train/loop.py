@@ -130,6 +130,8 @@ def train(
     on_checkpoint: Callable[[], None] | None = None,
 ) -> nn.Module:
     """Train to `config.training.max_steps`, checkpointing into `run_dir`; return the model.
+    A resume continues from the run's checkpoint, or from the start when it was stopped before
+    writing one.
 
     `learner` = (model, objective) trains another model through the same loop (the harness's
     peers); by default the configured UPT with `UPTObjective`. `on_checkpoint` runs before each
@@ -147,12 +149,12 @@ def train(
         objective = DistributedDataParallel(objective)
     optimizer = make_optimizer(model, settings.lr, settings.weight_decay)
     start = 0
-    if resume:
+    if resume and (run_dir / STATE_FILE).is_file():
         state = load_training_state(run_dir / STATE_FILE, model, optimizer)
         restore_rng_states(state.rng, world.device)
         start = state.step
-        if world.is_main:
-            drop_metrics_after(run_dir / METRICS_FILE, start)
+    if resume and world.is_main:
+        drop_metrics_after(run_dir / METRICS_FILE, start)
     autocast = torch.bfloat16 if settings.amp and world.device.type == "cuda" else None
     guard = NonFiniteGuard(world.device)
     batches = data.batches(start, settings.max_steps)

@@ -79,3 +79,30 @@ def plot_nrmse_per_step(per_step: Mapping[str, np.ndarray], step_time: float, pa
     axes.grid(alpha=0.3)
     axes.legend()
     figure.savefig(path, dpi=120)
+
+
+def plot_snapshots(
+    truth: np.ndarray, prediction: np.ndarray, times: np.ndarray, path: Path, title: str
+) -> None:
+    """2D fields at four times of a rollout: truth, prediction and |error| in three rows.
+
+    truth and prediction are (T, side, side); image rows are x, columns y, both in [0, 1)."""
+    steps = sorted({0, len(times) // 3, 2 * len(times) // 3, len(times) - 1})
+    figure = Figure(figsize=(3.2 * len(steps), 9), layout="constrained")
+    grid = figure.subplots(3, len(steps), squeeze=False)
+    limit = float(np.abs(truth).max())
+    error = np.abs(prediction - truth)
+    rows = [
+        ("truth", truth, "RdBu_r", -limit, limit),
+        ("prediction", prediction, "RdBu_r", -limit, limit),
+        ("|error|", error, "magma", 0.0, float(error.max())),
+    ]
+    for axes_row, (label, images, cmap, low, high) in zip(grid, rows, strict=True):
+        for axes, step in zip(axes_row, steps, strict=True):
+            shown = axes.imshow(
+                images[step].T, origin="lower", extent=(0, 1, 0, 1), cmap=cmap, vmin=low, vmax=high
+            )
+            axes.set(title=f"{label}, t = {times[step]:.3g}", xlabel="x", ylabel="y")
+        figure.colorbar(shown, ax=axes_row[-1])
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from upt_train.checkpointing import atomic_write
-from upt_train.data import Trajectories
 from upt_train.evaluate import Evaluation
-from upt_train.plots import plot_losses, plot_nrmse_per_step, plot_rollout
+from upt_train.plots import plot_losses, plot_nrmse_per_step, plot_rollout, plot_snapshots
+from upt_train.trajectories import Trajectories
 
 SUMMARY_FILE = "summary.json"
 
@@ -59,26 +59,51 @@ def write_report(
         f"{mode} rollout": values.numpy() for mode, values in evaluation.nrmse_per_step.items()
     }
     plot_nrmse_per_step(curves, step_time, plots / "nrmse_per_step.png")
-    coords = data.coords[data.model_points, 0].cpu().numpy()
     steps = evaluation.truth.shape[1]
     times = data.times[1 : steps + 1].cpu().numpy()
-    for index in range(min(num_plotted, len(evaluation.truth))):
-        predictions = {
-            f"{mode} rollout": r[index, :, :, 0].numpy() for mode, r in evaluation.rollouts.items()
-        }
-        plot_rollout(
-            evaluation.truth[index, :, :, 0].numpy(),
-            predictions,
-            coords,
-            times,
-            plots / f"rollout_{index}.png",
-            f"Test trajectory {index}",
-        )
+    plotted = range(min(num_plotted, len(evaluation.truth)))
+    if data.inputs.coords.shape[-1] == 1:
+        coords = data.inputs.coords[0, :, 0].cpu().numpy()
+        for index in plotted:
+            predictions = {
+                f"{mode} rollout": r[index, :, :, 0].numpy()
+                for mode, r in evaluation.rollouts.items()
+            }
+            plot_rollout(
+                evaluation.truth[index, :, :, 0].numpy(),
+                predictions,
+                coords,
+                times,
+                plots / f"rollout_{index}.png",
+                f"Test trajectory {index}",
+            )
+    else:
+        _plot_grid_snapshots(evaluation, data, times, plotted, plots)
     summary = {**evaluation.scalars, **extra}
     atomic_write(
         run_dir / SUMMARY_FILE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n")
     )
     return summary
+
+
+def _plot_grid_snapshots(
+    evaluation: Evaluation, data: Trajectories, times, plotted: range, plots: Path
+) -> None:
+    """2D data: truth, latent rollout and error on the first square grid it was decoded at."""
+    for label, rollout in evaluation.resolution_rollouts.items():
+        side = round(rollout.shape[2] ** 0.5)
+        if side * side != rollout.shape[2]:
+            continue
+        truth = data.denormalize(data.resolutions[label].values)[:, 1 : rollout.shape[1] + 1]
+        for index in plotted:
+            plot_snapshots(
+                truth[index, ..., 0].reshape(-1, side, side).cpu().numpy(),
+                rollout[index, ..., 0].reshape(-1, side, side).numpy(),
+                times,
+                plots / f"rollout_{index}.png",
+                f"Test trajectory {index}: latent rollout on the {label} grid",
+            )
+        return
 
 
 def _format(value: Any) -> str:

@@ -21,16 +21,15 @@ from torch import nn
 
 from upt_data import FieldStore, Normalization
 from upt_models import CheckpointError, load_upt
-from upt_train.checkpointing import atomic_write
+from upt_train.checkpointing import atomic_write, remove_stale_temporaries
 from upt_train.config import ConfigError, RunConfig, config_from_dict
-from upt_train.data import TrainingData, ensure_store, load_trajectories, super_resolution_points
+from upt_train.data import TrainingData, ensure_store, trajectories_for
 from upt_train.distributed import Distributed
 from upt_train.evaluate import Evaluation, evaluate
 from upt_train.forecast import Forecaster, Persistence, UPTForecaster
 from upt_train.loop import (
     METRICS_FILE,
     MODEL_FILE,
-    STATE_FILE,
     build_model,
     data_geometry,
     train,
@@ -38,6 +37,7 @@ from upt_train.loop import (
 from upt_train.measure import peak_cuda_mib, peak_rss_mib, reset_peak, synchronize
 from upt_train.objective import UPTObjective
 from upt_train.report import read_metrics, write_report
+from upt_train.trajectories import Trajectories
 
 CONFIG_FILE = "config.yaml"
 NORMALIZATION_FILE = "normalization.json"
@@ -100,27 +100,16 @@ def score(
     normalization: Normalization,
     device: torch.device,
     progress: bool,
-) -> tuple[Evaluation, Any]:
+) -> tuple[Evaluation, Trajectories]:
     """Evaluate `forecaster` and persistence on `split` of `store`; the forecaster's evaluation
     and the trajectories it was scored on. Persistence's figures join its scalars."""
-    data = config.data
-    trajectories = load_trajectories(
-        store, split, data.stride, data.train_resolution, normalization, device
-    )
+    trajectories = trajectories_for(config, store, split, normalization, device)
     settings = {
         "rollout_steps": config.eval.rollout_steps,
         "correlation_threshold": config.eval.correlation_threshold,
         "batch_size": config.eval.batch_size,
     }
-    evaluation = evaluate(
-        forecaster,
-        trajectories,
-        super_resolution_points=super_resolution_points(
-            store, config.eval.super_resolution, data.train_resolution
-        ),
-        progress=progress,
-        **settings,
-    )
+    evaluation = evaluate(forecaster, trajectories, progress=progress, **settings)
     floor = evaluate(Persistence(), trajectories, **settings).scalars
     evaluation.scalars |= {
         "persistence_one_step_nrmse": floor["one_step_nrmse"],
@@ -140,9 +129,9 @@ def prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
     with the first checkpoint it writes, so a resume that fails leaves the run as it was."""
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"--run-dir {run_dir} is a file, not a folder")
+    if run_dir.is_dir():
+        remove_stale_temporaries(run_dir)
     if resume:
-        if not (run_dir / STATE_FILE).is_file():
-            raise ConfigError(f"--resume {run_dir}: no {STATE_FILE} there to continue from")
         return
     if run_dir.is_dir() and any(run_dir.iterdir()):
         raise ConfigError(
@@ -173,12 +162,17 @@ def run(
     if world.is_main:
         prepare_run_dir(run_dir, config, resume)
         store = ensure_store(config.data, progress=progress)
-        if not resume:
+        if not (run_dir / NORMALIZATION_FILE).is_file():
             write_normalization(run_dir / NORMALIZATION_FILE, store.normalization)
     world.barrier()
     if not world.is_main:
         store = FieldStore.open(config.data.store)
     data = TrainingData(config, store, rank=world.rank, world_size=world.world_size)
+    if store.num_trajectories(config.eval.split) == 0:
+        raise ConfigError(
+            f"{store.url}: the {config.eval.split} split (eval.split) holds no trajectories to "
+            "evaluate on; choose another split or a store that has some"
+        )
     torch.manual_seed(config.training.seed)
     built = learner(config, data)
     reset_peak(world.device)
