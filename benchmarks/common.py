@@ -41,9 +41,7 @@ def require_device(device: str) -> torch.device:
 def step_config(label: str, device: str, overrides: tuple[str, ...] = ()) -> RunConfig:
     if device == "cuda":
         return load_config(GPU_CONFIGS[label], list(overrides))
-    return load_config(
-        "burgers", [f"training.use_upt_inverse_losses={INVERSE[label]}", *overrides]
-    )
+    return load_config("burgers", [f"training.use_upt_inverse_losses={INVERSE[label]}", *overrides])
 
 
 def synthetic_batch(config: RunConfig, device: torch.device) -> Batch:

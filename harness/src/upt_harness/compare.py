@@ -13,11 +13,11 @@ import torch
 from tqdm import tqdm
 
 from upt_data import FieldStore
-from upt_harness.entries import Ablation, Entry, burgers_entries
+from upt_harness.entries import Ablation, Entry, entries_for
 from upt_harness.jobs import Job, launch
 from upt_harness.leaderboard import write_leaderboard
 from upt_harness.plots import plot_error_vs_wall_time, plot_nrmse_per_step
-from upt_train import Persistence, RunConfig, ensure_store, evaluate, load_config, load_trajectories
+from upt_train import Persistence, RunConfig, ensure_store, evaluate, load_config, trajectories_for
 
 RESULTS_FILE = "results.json"
 
@@ -28,6 +28,7 @@ class Settings:
     entry's mean training time at that step budget."""
 
     out: Path
+    workload: str = "burgers"
     config: str = "burgers"
     seeds: tuple[int, ...] = (0, 1, 2)
     steps: int | None = None
@@ -52,10 +53,7 @@ def base_overrides(settings: Settings) -> list[str]:
 
 def persistence(config: RunConfig, store: FieldStore) -> dict[str, Any]:
     """Persistence scored by upt-train's evaluator on the test split, as every entry is."""
-    data = config.data
-    trajectories = load_trajectories(
-        store, "test", data.stride, data.train_resolution, store.normalization, torch.device("cpu")
-    )
+    trajectories = trajectories_for(config, store, "test", store.normalization, torch.device("cpu"))
     scalars = evaluate(
         Persistence(),
         trajectories,
@@ -135,7 +133,7 @@ def compare(settings: Settings) -> Path:
     notes = []
     if settings.peers and not peers:
         notes.append("FNO skipped: neuraloperator is not installed (uv sync --group peers).")
-    entries = burgers_entries(settings.ablation, peers, settings.quick)
+    entries = entries_for(settings.workload, settings.ablation, peers, settings.quick)
     steps, warmup = config.training.max_steps, config.training.warmup_steps
 
     step_jobs = [

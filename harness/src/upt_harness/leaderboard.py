@@ -25,6 +25,11 @@ COLUMNS = [
     ("loop_seconds", "training (s)", ".0f"),
     ("peak_rss_mib", "peak RSS (MiB)", ".0f"),
 ]
+# Point-cloud workloads add the figures on the store's full grid (FNO: its own inputs).
+GRID_COLUMNS = [
+    ("grid_one_step_nrmse", "one-step nRMSE, full grid", ".4f"),
+    ("grid_rollout_nrmse", "rollout nRMSE, full grid", ".4f"),
+]
 BUDGETS = {
     "steps": "Equal step budget",
     "seconds": "Equal wall-clock budget",
@@ -69,7 +74,13 @@ def _cell(rows: Sequence[dict[str, Any]], key: str, fmt: str) -> str:
     return text
 
 
-def persistence_row(figures: dict[str, Any]) -> str:
+def columns(results: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """The table's columns: the grid ones only when some run has them."""
+    gridded = any(r.get("grid_one_step_nrmse") is not None for r in results)
+    return COLUMNS + GRID_COLUMNS if gridded else COLUMNS
+
+
+def persistence_row(figures: dict[str, Any], shown: list[tuple[str, str, str]]) -> str:
     """The untrained baseline's row: u(t + 1) = u(t), and the first frame held for rollouts."""
     values = {
         **figures,
@@ -78,7 +89,7 @@ def persistence_row(figures: dict[str, Any]) -> str:
         "reconstruction_nrmse": None,
     }
     cells = ["persistence (no training)", "0", "0"]
-    for key, _, fmt in COLUMNS:
+    for key, _, fmt in shown:
         value = values.get(key)
         if key == "autoregressive_correlation_steps" and value is None:
             cells.append(f"≥ {values['rollout_steps']}")
@@ -94,7 +105,8 @@ def table(
     persistence: dict[str, Any] | None = None,
 ) -> list[str]:
     """A markdown table of one budget's runs, an entry a row; persistence last when given."""
-    head = ["entry", "params", "steps", *(heading for _, heading, _ in COLUMNS)]
+    shown = columns(results)
+    head = ["entry", "params", "steps", *(heading for _, heading, _ in shown)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name in order:
         rows = [r for r in results if r["entry"] == name and r["budget"] == budget]
@@ -106,12 +118,12 @@ def table(
         steps = sorted({r["steps"] for r in good})
         step_text = str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
         cells = [name, f"{good[0]['parameters']:,}", step_text]
-        cells += [_cell(good, key, fmt) for key, _, fmt in COLUMNS]
+        cells += [_cell(good, key, fmt) for key, _, fmt in shown]
         if len(good) < len(rows):
             cells[0] += f" ({len(rows) - len(good)} seed(s) failed)"
         lines.append("| " + " | ".join(cells) + " |")
     if persistence is not None:
-        lines.append(persistence_row(persistence))
+        lines.append(persistence_row(persistence, shown))
     return lines
 
 
@@ -129,6 +141,18 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
     order = [entry["name"] for entry in context["entries"]]
     data, store = context["config_values"]["data"], context["store"]
     training = context["config_values"]["training"]
+    clouds = data.get("points") == "cloud"
+    training_points = (
+        f"point clouds of {data['min_points']}-{data['max_points']} points per trajectory"
+        if clouds
+        else f"{data['train_resolution'] or data['resolution']} training points"
+    )
+    cloud_notes = [
+        "- point clouds: every model but the FNO sees each trajectory's own irregular cloud and "
+        "is scored there; the FNO cannot take clouds and gets the store's full regular grid "
+        "instead, an advantage. The 'full grid' columns score the cloud models decoded at every "
+        "grid node (UPT: one step, and the latent rollout) and the FNO on its own grid"
+    ]
     lines = [
         f"# Leaderboard: {context['config']}" + (" (--quick)" if context["quick"] else ""),
         "",
@@ -136,8 +160,7 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
         f"{platform.machine()}, {context['threads']} thread(s) per run, one run at a time",
         f"- data: {store['url']} (nu = {store['viscosity']}, {store['train']} train / "
         f"{store['test']} test trajectories of {store['points']} points), "
-        f"{data['train_resolution'] or data['resolution']} training points, "
-        f"batch {training['batch_size']}, lr {training['lr']}",
+        f"{training_points}, batch {training['batch_size']}, lr {training['lr']}",
         f"- seeds {context['seeds']}: each cell is the mean ± standard deviation over seeds",
         f"- equal steps: {context['steps']} optimizer steps each; equal wall clock: each entry "
         f"trains for about {context['seconds']:.3g} s (its step count set from its own step time "
@@ -157,6 +180,7 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
         "- training (s): the training loop's own time (batches, forward, backward, optimizer; "
         "no set-up, checkpoint or evaluation); step time: that / steps; peak RSS: the job "
         "subprocess's ru_maxrss at the end of training, interpreter and torch included",
+        *(cloud_notes if clouds else []),
         *(f"- note: {note}" for note in context["notes"]),
         "",
         "## Entries",
