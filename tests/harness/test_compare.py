@@ -7,7 +7,7 @@ import pytest
 
 from upt_harness.cli import main
 from upt_harness.compare import wall_clock_steps
-from upt_harness.entries import INVERSE_DEFAULT, ablation_pairs, burgers_entries
+from upt_harness.entries import INVERSE_DEFAULT, ablation_pairs, entries_for
 from upt_harness.leaderboard import mean_and_spread, table
 
 
@@ -24,7 +24,7 @@ def section(leaderboard: str, title: str) -> str:
 
 def test_quick_compare_writes_a_leaderboard_with_every_entry(quick_run: Path) -> None:
     leaderboard = (quick_run / "leaderboard.md").read_text()
-    names = [entry.name for entry in burgers_entries("tied", peers=True, quick=True)]
+    names = [entry.name for entry in entries_for("burgers", "tied", peers=True, quick=True)]
     assert "FNO (neuraloperator)" in names
     for title in ("Equal step budget", "Equal wall-clock budget"):
         rows = [line for line in section(leaderboard, title).splitlines() if line.startswith("| ")]
@@ -55,6 +55,17 @@ def test_same_seed_same_budget_gives_the_same_golden_run(quick_run: Path) -> Non
         assert by_budget["steps"]["one_step_nrmse"] == by_budget["seconds"]["one_step_nrmse"]
 
 
+def test_a_second_compare_into_the_same_folder_reruns_nothing(quick_run: Path) -> None:
+    finished = sorted(quick_run.glob("jobs/*/*/finished.json"))
+    assert finished
+    stamps = {path: path.stat().st_mtime_ns for path in finished}
+    before = json.loads((quick_run / "results.json").read_text())["results"]
+    assert main(["compare", "burgers", "--quick", "--out", str(quick_run)]) == 0
+    assert {path: path.stat().st_mtime_ns for path in finished} == stamps
+    after = json.loads((quick_run / "results.json").read_text())["results"]
+    assert [r["one_step_nrmse"] for r in after] == [r["one_step_nrmse"] for r in before]
+
+
 def test_ablation_pairs_skip_the_runs_other_entries_already_make() -> None:
     assert ablation_pairs("tied") == [(0.1, 0.1), (1.0, 1.0)]
     grid = ablation_pairs("grid")
@@ -83,6 +94,7 @@ def test_leaderboard_cells() -> None:
     [
         (["compare", "burgers", "--seeds", "0"], "--seeds must be >= 1"),
         (["compare", "navier-stokes"], "invalid choice"),
+        (["compare", "ns2d", "--seconds", "0"], "--seconds must be positive"),
         (["compare", "burgers", "--seconds", "-1"], "--seconds must be positive"),
     ],
 )
@@ -93,3 +105,31 @@ def test_bad_arguments_exit_with_a_message(
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def quick_clouds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("harness") / "ns2d"
+    assert main(["compare", "ns2d", "--quick", "--ablation", "none", "--out", str(out)]) == 0
+    return out
+
+
+def test_quick_point_cloud_compare_has_gino_and_the_grid_fno(quick_clouds: Path) -> None:
+    leaderboard = (quick_clouds / "leaderboard.md").read_text()
+    names = [entry.name for entry in entries_for("ns2d", "none", peers=True, quick=True)]
+    assert names == [
+        "golden",
+        "inverse losses",
+        "GINO (neuraloperator)",
+        "FNO on the full grid (neuraloperator)",
+    ]
+    assert "one-step nRMSE, full grid" in leaderboard
+    assert "point clouds: every model but the FNO" in leaderboard
+    results = json.loads((quick_clouds / "results.json").read_text())["results"]
+    assert len(results) == 2 * len(names)
+    for result in results:
+        assert "error" not in result, result
+        assert result["one_step_nrmse"] > 0
+        assert result["grid_one_step_nrmse"] > 0
+    gino = [r for r in results if r["entry"].startswith("GINO")]
+    assert all(r["latent_rollout_nrmse"] is None for r in gino)

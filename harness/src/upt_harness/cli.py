@@ -1,4 +1,5 @@
-"""`upt-harness compare burgers [--out DIR] [--quick] ...`: the side-by-side comparison."""
+"""`upt-harness compare burgers [--out DIR] [--quick] ...`: the side-by-side comparison;
+`upt-harness adversary`: the reliability cases."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from upt_data import UptDataError
 from upt_harness.compare import Settings, compare
 from upt_train import ConfigError
 
-WORKLOADS = {"burgers": "burgers"}
+WORKLOADS = {"burgers": "burgers", "ns2d": "ns2d"}
 
 DESCRIPTION = """\
 Train the golden config, the inverse-loss config, an ablation over lambda_inv_enc and
@@ -59,7 +60,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     compare_parser.add_argument("--no-peers", action="store_true", help="UPT entries only")
     compare_parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     compare_parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    adversary_parser = commands.add_parser(
+        "adversary",
+        help="throw bad input, damaged data and interrupted work at the commands; count outcomes",
+    )
+    adversary_parser.add_argument("--out", type=Path, help="work folder (default runs/adversary-*)")
     arguments = parser.parse_args(argv)
+    if arguments.command == "adversary":
+        return arguments
     for name in ("seeds", "steps", "threads"):
         value = getattr(arguments, name)
         if value is not None and value < 1:
@@ -74,6 +82,7 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
     seeds = arguments.seeds or (1 if arguments.quick else 3)
     return Settings(
         out=arguments.out or Path("runs") / f"harness-{arguments.workload}-{stamp}",
+        workload=arguments.workload,
         config=arguments.config
         or (
             f"{WORKLOADS[arguments.workload]}_quick"
@@ -91,8 +100,21 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
     )
 
 
+def adversary(out: Path | None) -> int:
+    from upt_harness.adversary import report, run_all
+
+    out = out or Path("runs") / f"adversary-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    outcomes = run_all(out.resolve())
+    text = report(outcomes)
+    (out / "adversary.md").write_text(text)
+    print(text)
+    return 0 if all(o.kind in ("clear error", "handled") for o in outcomes) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
+    if arguments.command == "adversary":
+        return adversary(arguments.out)
     started = time.perf_counter()
     try:
         leaderboard = compare(settings_from(arguments))

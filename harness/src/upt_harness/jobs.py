@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ from upt_harness.entries import Entry
 from upt_train import read_metrics
 
 RESULT_FILE = "result.json"
+# The result as the parent saw it (with its job_seconds); its presence marks the job done.
+FINISHED_FILE = "finished.json"
 # What a job reports from its run's summary.json (latent figures are None for peers without one).
 SUMMARY_KEYS = (
     "parameters",
@@ -61,10 +64,21 @@ class Job:
 
 
 def launch(job: Job) -> dict[str, Any]:
-    """Run `job` in a subprocess and return its result (with an `error` key if it failed)."""
+    """Run `job` in a subprocess and return its result (with an `error` key if it failed).
+
+    A job whose folder already holds a result for the same `job.json` is not run again, so an
+    interrupted comparison picks up where it stopped.
+    """
     folder = Path(job.work_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "job.json").write_text(json.dumps(asdict(job), indent=2) + "\n")
+    description = json.dumps(asdict(job), indent=2) + "\n"
+    finished = folder / FINISHED_FILE
+    if finished.is_file() and (folder / "job.json").read_text() == description:
+        return json.loads(finished.read_text())
+    finished.unlink(missing_ok=True)
+    job.result_path.unlink(missing_ok=True)
+    shutil.rmtree(folder / "run", ignore_errors=True)  # what an interrupted attempt left
+    (folder / "job.json").write_text(description)
     environment = {
         **os.environ,
         "OMP_NUM_THREADS": str(job.threads),
@@ -83,12 +97,31 @@ def launch(job: Job) -> dict[str, Any]:
         return {"error": f"exit {code}: " + " | ".join(tail)}
     result = json.loads(job.result_path.read_text())
     result["job_seconds"] = time.perf_counter() - started
+    finished.write_text(json.dumps(result) + "\n")
     return result
+
+
+def grid_figures(summary: dict[str, Any], config: Any) -> dict[str, Any]:
+    """On a point-cloud workload, the figures on the store's full grid under one name for every
+    entry: a cloud model decoded there (`*_64x64`), a grid model (the FNO) on its own inputs."""
+    if config.data.equation != "ns2d":
+        return {}
+    side = config.data.resolution
+    if config.data.points == "grid":
+        return {
+            "grid_one_step_nrmse": summary.get("one_step_nrmse"),
+            "grid_rollout_nrmse": summary.get("autoregressive_rollout_nrmse"),
+        }
+    return {
+        "grid_one_step_nrmse": summary.get(f"one_step_nrmse_{side}x{side}"),
+        "grid_rollout_nrmse": summary.get(f"latent_rollout_nrmse_{side}x{side}"),
+    }
 
 
 def run_in_this_process(job: Job) -> dict[str, Any]:
     """The child's side: build the config, train and evaluate through upt-train's `run`."""
     from upt_harness.fno import fno_learner
+    from upt_harness.gino import gino_learner
     from upt_train import Distributed, load_config, run, upt_learner
 
     torch.set_num_threads(job.threads)
@@ -97,7 +130,9 @@ def run_in_this_process(job: Job) -> dict[str, Any]:
     if config.device == "auto" and torch.cuda.is_available():
         device = torch.device("cuda")
     run_dir = Path(job.work_dir) / "run"
-    learner = upt_learner if job.entry.runner == "upt" else fno_learner(job.entry.options)
+    learners = {"upt": lambda: upt_learner, "fno": lambda: fno_learner(job.entry.options)}
+    learners["gino"] = lambda: gino_learner(job.entry.options)
+    learner = learners[job.entry.runner]()
     world = Distributed(rank=0, world_size=1, device=device)
     result = run(config, run_dir, progress=False, world=world, learner=learner)
     for name in ("model.safetensors", "training_state.safetensors"):
@@ -114,6 +149,7 @@ def run_in_this_process(job: Job) -> dict[str, Any]:
         "steps": config.training.max_steps,
         "device": device.type,
         **{key: result.summary.get(key) for key in SUMMARY_KEYS},
+        **grid_figures(result.summary, config),
         "curves": curves,
         "history": history,
     }
