@@ -114,10 +114,13 @@ def generate_burgers_store(url: str, spec: BurgersSpec, progress: bool = True) -
         "periodic": True,
         "translation_invariant": True,
     }
-    writer = StoreWriter(url, coords, times, spec.split_sizes, 1, attrs)
     total = sum(spec.split_sizes.values())
-    bar = tqdm(total=total, unit="traj", desc=f"Burgers nu={spec.viscosity}", disable=not progress)
-    try:
+    with (
+        StoreWriter(url, coords, times, spec.split_sizes, 1, attrs) as writer,
+        tqdm(
+            total=total, unit="traj", desc=f"Burgers nu={spec.viscosity}", disable=not progress
+        ) as bar,
+    ):
         for split_index, (split, count) in enumerate(spec.split_sizes.items()):
             rng = np.random.default_rng([spec.seed, split_index])
             for start in range(0, count, spec.solver_batch):
@@ -128,10 +131,4 @@ def generate_burgers_store(url: str, spec: BurgersSpec, progress: bool = True) -
                 )
                 writer.write(split, start, solution.numpy()[..., None])
                 bar.update(size)
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        bar.close()
     return FieldStore.open(url)

@@ -119,14 +119,12 @@ def generate_ns2d_store(url: str, spec: NavierStokesSpec, progress: bool = True)
         "periodic": True,
         "translation_invariant": False,
     }
-    writer = StoreWriter(url, grid_nodes(spec.resolution), times, spec.split_sizes, 1, attrs)
-    bar = tqdm(
-        total=sum(spec.split_sizes.values()),
-        unit="traj",
-        desc=f"Navier-Stokes nu={spec.viscosity}",
-        disable=not progress,
-    )
-    try:
+    total = sum(spec.split_sizes.values())
+    description = f"Navier-Stokes nu={spec.viscosity}"
+    with (
+        StoreWriter(url, grid_nodes(spec.resolution), times, spec.split_sizes, 1, attrs) as writer,
+        tqdm(total=total, unit="traj", desc=description, disable=not progress) as bar,
+    ):
         for split_index, (split, count) in enumerate(spec.split_sizes.items()):
             stream = np.random.SeedSequence([spec.seed, split_index]).generate_state(1, np.uint64)
             generator = torch.Generator().manual_seed(int(stream[0] >> 1))
@@ -150,10 +148,4 @@ def generate_ns2d_store(url: str, spec: NavierStokesSpec, progress: bool = True)
                         split, start + offset, cloud.numpy(), values.T[..., None].numpy()
                     )
                 bar.update(size)
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        bar.close()
     return FieldStore.open(url)

@@ -89,24 +89,19 @@ def import_pdebench(
             "periodic": True,
             "translation_invariant": True,
         }
-        writer = StoreWriter(url, x[:, None], t[: tensor.shape[1]], sizes, 1, attrs)
         bounds = np.cumsum([0, *sizes.values()])
-        try:
-            with tqdm(
-                total=count, unit="traj", desc=f"import {path.name}", disable=not progress
-            ) as bar:
-                for split, first, last in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
-                    for start in range(first, last, chunk_trajectories):
-                        stop = min(start + chunk_trajectories, last)
-                        block = tensor[start:stop][..., None]
-                        if not np.isfinite(block).all():
-                            raise InputFileError(
-                                f"{path}: trajectories {start}..{stop - 1} hold NaN or Inf"
-                            )
-                        writer.write(split, start - first, block)
-                        bar.update(stop - start)
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
+        with (
+            StoreWriter(url, x[:, None], t[: tensor.shape[1]], sizes, 1, attrs) as writer,
+            tqdm(total=count, unit="traj", desc=f"import {path.name}", disable=not progress) as bar,
+        ):
+            for split, first, last in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
+                for start in range(first, last, chunk_trajectories):
+                    stop = min(start + chunk_trajectories, last)
+                    block = tensor[start:stop][..., None]
+                    if not np.isfinite(block).all():
+                        raise InputFileError(
+                            f"{path}: trajectories {start}..{stop - 1} hold NaN or Inf"
+                        )
+                    writer.write(split, start - first, block)
+                    bar.update(stop - start)
     return FieldStore.open(url)

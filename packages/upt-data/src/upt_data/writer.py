@@ -136,10 +136,10 @@ class StoreWriter:
             raise InvalidArgumentError("the train split holds no data; a store needs some")
         mean = self._sum / self._count
         std = np.sqrt(np.maximum(self._sum_squares / self._count - mean**2, 0.0))
-        if not (std > 1e-12 * np.maximum(np.abs(mean), 1.0)).all():
+        constant = np.flatnonzero(std <= 1e-12 * np.maximum(np.abs(mean), 1.0)).tolist()
+        if constant:
             raise InvalidArgumentError(
-                f"the train split's field is constant in channels "
-                f"{np.flatnonzero(std <= 1e-12 * np.maximum(np.abs(mean), 1.0)).tolist()} "
+                f"the train split's field is constant in channels {constant} "
                 "(standard deviation 0): there is nothing to learn or to normalize by"
             )
         self.group.attrs.update(
@@ -158,3 +158,17 @@ class StoreWriter:
         """Remove a local partial store (remote ones stay marked incomplete)."""
         if self.target != self.url:
             shutil.rmtree(self.target, ignore_errors=True)
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *details: object) -> None:
+        """Finish when the block completed, abort when it raised (or when finishing did)."""
+        if kind is not None:
+            self.abort()
+            return
+        try:
+            self.finish()
+        except BaseException:
+            self.abort()
+            raise
