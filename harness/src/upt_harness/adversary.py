@@ -27,7 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
+from safetensors import safe_open
 from safetensors.numpy import save_file
 
 OUTCOMES = ("clear error", "handled", "traceback", "silent", "damaged")
@@ -82,6 +84,11 @@ def quick_train(store: Path, run_dir: Path, *overrides: str) -> list[str]:
         "--run-dir",
         str(run_dir),
     ]
+
+
+def short_hash(*parts: str) -> str:
+    """A file-name-safe tag for a case's arguments."""
+    return hashlib.sha1(" ".join(parts).encode()).hexdigest()[:8]
 
 
 def folder_digest(folder: Path) -> str:
@@ -161,7 +168,7 @@ def nan_before_checkpoint(work: Workspace) -> tuple[list[str], list[Path]]:
 
 def train_with(*overrides: str) -> Callable[[Workspace], tuple[list[str], list[Path]]]:
     def prepare(work: Workspace) -> tuple[list[str], list[Path]]:
-        slug = hashlib.sha1(" ".join(overrides).encode()).hexdigest()[:8]
+        slug = short_hash(*overrides)
         return quick_train(work.store, work.root / f"run-{slug}", *overrides), [work.store]
 
     return prepare
@@ -169,7 +176,7 @@ def train_with(*overrides: str) -> Callable[[Workspace], tuple[list[str], list[P
 
 def new_store_with(*overrides: str) -> Callable[[Workspace], tuple[list[str], list[Path]]]:
     def prepare(work: Workspace) -> tuple[list[str], list[Path]]:
-        slug = hashlib.sha1(" ".join(overrides).encode()).hexdigest()[:8]
+        slug = short_hash(*overrides)
         store = work.root / f"new-{slug}.zarr"
         return quick_train(store, work.root / f"run-new-{slug}", *overrides), []
 
@@ -178,7 +185,7 @@ def new_store_with(*overrides: str) -> Callable[[Workspace], tuple[list[str], li
 
 def generate(*arguments: str) -> Callable[[Workspace], tuple[list[str], list[Path]]]:
     def prepare(work: Workspace) -> tuple[list[str], list[Path]]:
-        slug = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:8]
+        slug = short_hash(*arguments)
         out = str(work.root / f"gen-{slug}.zarr")
         values = [value.replace("{out}", out) for value in arguments]
         return [tool("upt-data"), "generate", *values], []
@@ -188,7 +195,7 @@ def generate(*arguments: str) -> Callable[[Workspace], tuple[list[str], list[Pat
 
 def config_file(text: str) -> Callable[[Workspace], tuple[list[str], list[Path]]]:
     def prepare(work: Workspace) -> tuple[list[str], list[Path]]:
-        path = work.root / f"config-{hashlib.sha1(text.encode()).hexdigest()[:8]}.yaml"
+        path = work.root / f"config-{short_hash(text)}.yaml"
         path.write_text(text)
         return [tool("upt-train"), str(path), "--run-dir", str(work.root / "run-from-file")], []
 
@@ -212,8 +219,6 @@ def forged_checkpoint(setting: str) -> Callable[[Workspace], tuple[list[str], li
 
     def prepare(work: Workspace) -> tuple[list[str], list[Path]]:
         run = work.copy_run(f"forged-{setting.replace('.', '-')}")
-        from safetensors import safe_open
-
         with safe_open(str(run / "model.safetensors"), "np") as handle:
             metadata = dict(handle.metadata())
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
@@ -242,8 +247,6 @@ def evaluate_with(*arguments: str) -> Callable[[Workspace], tuple[list[str], lis
 
 def pdebench_file(kind: str) -> Callable[[Workspace], tuple[list[str], list[Path]]]:
     def prepare(work: Workspace) -> tuple[list[str], list[Path]]:
-        import h5py
-
         path = work.root / f"pdebench-{kind}.hdf5"
         count = 0 if kind == "empty" else 10
         values = np.random.default_rng(0).normal(size=(count, 5, 16)).astype(np.float32)
@@ -262,8 +265,6 @@ def pdebench_file(kind: str) -> Callable[[Workspace], tuple[list[str], list[Path
 
 
 def pdebench_constant(work: Workspace) -> tuple[list[str], list[Path]]:
-    import h5py
-
     path = work.root / "pdebench-constant.hdf5"
     with h5py.File(path, "w") as handle:
         handle["tensor"] = np.ones((10, 5, 16), dtype=np.float32)
