@@ -4,10 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from einops import repeat
 
 from upt_harness.cli import main
 from upt_harness.compare import wall_clock_steps
 from upt_harness.entries import INVERSE_DEFAULT, ablation_pairs, entries_for
+from upt_harness.gino import segment_csr
 from upt_harness.leaderboard import mean_and_spread, table
 
 
@@ -133,3 +136,25 @@ def test_quick_point_cloud_compare_has_gino_and_the_grid_fno(quick_clouds: Path)
         assert result["grid_one_step_nrmse"] > 0
     gino = [r for r in results if r["entry"].startswith("GINO")]
     assert all(r["latent_rollout_nrmse"] is None for r in gino)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_the_vectorized_segment_reduction_equals_neuraloperators_loop(
+    batched: bool, reduction: str
+) -> None:
+    """Values and gradients, with empty neighbourhoods among the segments."""
+    loop = pytest.importorskip("neuralop.layers.segment_csr").segment_csr
+
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.tensor([3, 0, 1, 5, 0, 2])
+    splits = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+    shape = (2, int(counts.sum()), 4) if batched else (int(counts.sum()), 4)
+    indptr = repeat(splits, "s -> b s", b=2) if batched else splits
+    src = torch.randn(shape, generator=gen, requires_grad=True)
+    expected = loop(src, indptr, reduction, use_scatter=False)
+    (expected_grad,) = torch.autograd.grad(expected.square().sum(), src)
+    found = segment_csr(src, indptr, reduction)
+    (found_grad,) = torch.autograd.grad(found.square().sum(), src)
+    torch.testing.assert_close(found, expected)
+    torch.testing.assert_close(found_grad, expected_grad)

@@ -5,11 +5,12 @@ import itertools
 
 import pytest
 import torch
+from einops import repeat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upt_models import UPT
-from upt_models.geometry import displacement, grid_anchors, grid_side, nearest
+from upt_models.geometry import displacement, grid_anchors, grid_side, nearest, nearest_anchors
 from upt_models.relative_position import RelativePositionBias
 
 
@@ -67,6 +68,37 @@ def test_nearest_matches_a_brute_force_search(
         assert [j for j, _ in found] == [j for _, j, _ in chosen]
         for (_, o), (_, _, delta) in zip(found, chosen, strict=True):
             torch.testing.assert_close(o, delta)
+
+
+@settings(max_examples=40)
+@given(
+    coord_dim=st.integers(1, 3),
+    side=st.integers(2, 9),
+    k_log=st.integers(0, 3),
+    periodic=st.booleans(),
+    on_a_grid=st.sampled_from([None, 2, 4, 6]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_windowed_anchor_search_equals_the_full_search(
+    coord_dim: int, side: int, k_log: int, periodic: bool, on_a_grid: int | None, seed: int
+) -> None:
+    """Queries at random points and on finer grids (where distances tie), every k up to
+    2^(d + 1) (beyond it the full search runs), with and without wrapping."""
+    anchors = grid_anchors(side**coord_dim, coord_dim)
+    k = min(2**k_log, len(anchors))
+    gen = torch.Generator().manual_seed(seed)
+    if on_a_grid is None:
+        queries = torch.rand(2, 64, coord_dim, generator=gen)
+    else:
+        queries = grid_anchors((on_a_grid * side) ** coord_dim, coord_dim)
+        chosen = torch.randperm(len(queries), generator=gen)[:64]
+        queries = repeat(queries[chosen] - 0.5 / (on_a_grid * side), "q d -> b q d", b=2)
+    expected_index, expected_offset, _ = nearest(
+        queries, repeat(anchors, "l d -> b l d", b=2), k, periodic
+    )
+    index, offset = nearest_anchors(queries, anchors, k, periodic)
+    torch.testing.assert_close(index, expected_index, rtol=0, atol=0)
+    torch.testing.assert_close(offset, expected_offset, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(("coord_dim", "side"), [(1, 8), (2, 4), (2, 5), (3, 3)])

@@ -90,7 +90,14 @@ def fno_entry(quick: bool, grid_of_clouds: bool = False) -> Entry:
 def gino_entry(quick: bool) -> Entry:
     """neuraloperator's GINO on the same point clouds as UPT (pure-torch neighbour search)."""
     options = (
-        {"latent_side": 8, "n_modes": 3, "hidden_channels": 8, "n_layers": 1, "radius": 0.2}
+        {
+            "latent_side": 8,
+            "n_modes": 3,
+            "hidden_channels": 8,
+            "n_layers": 1,
+            "radius": 0.2,
+            "gno_hidden": 8,
+        }
         if quick
         else {
             "latent_side": 32,
@@ -98,6 +105,7 @@ def gino_entry(quick: bool) -> Entry:
             "hidden_channels": 32,
             "n_layers": 4,
             "radius": 0.05,
+            "gno_hidden": 64,
         }
     )
     return Entry(

@@ -11,12 +11,11 @@ so decoding all queries at once equals decoding them one by one, at any resoluti
 
 from __future__ import annotations
 
-from einops import repeat
 from torch import Tensor, nn
 
 from upt_models.blocks import TransformerBlock, mlp
 from upt_models.decoder import DecoderConfig
-from upt_models.geometry import gather_neighbours, grid_side, nearest
+from upt_models.geometry import gather_neighbours, grid_side, nearest_anchors
 from upt_models.relative_position import OffsetFeatures, RelativePositionBias
 
 
@@ -55,8 +54,9 @@ class GridDecoder(nn.Module):
         for block, block_bias in zip(self.blocks, bias, strict=False):
             x = block(x, cond, bias=block_bias)
         values = self.proj(x)
-        anchors = repeat(self.anchors, "l d -> b l d", b=latent.shape[0])
-        index, offset, _ = nearest(query_coords, anchors, self.config.num_neighbours, self.periodic)
+        index, offset = nearest_anchors(
+            query_coords, self.anchors, self.config.num_neighbours, self.periodic
+        )
         kernel = self.kernel(self.offset_features(-offset / self.spacing))
         read = (kernel * gather_neighbours(values, index)).sum(dim=2)
         return self.head(read) + self.linear(read)
