@@ -42,8 +42,11 @@ class Settings:
 
 def base_overrides(settings: Settings) -> list[str]:
     """Overrides every job shares: the device, per-step logging, the step budget; quick runs
-    keep their tiny store inside the output folder."""
+    keep their tiny store inside the output folder. Point-cloud entries are scored at the clouds
+    and on the stored grid, which every entry shares; super-resolution is upt-train's own."""
     overrides = [f"device={settings.device}", "training.log_every=1"]
+    if settings.workload == "ns2d":
+        overrides.append("eval.super_resolution=[]")
     if settings.quick:
         overrides.append(f"data.store={settings.out / 'store.zarr'}")
     if settings.steps is not None:
