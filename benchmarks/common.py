@@ -6,11 +6,17 @@ can measure any commit; the workloads are the configs shipped inside that commit
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import statistics
+import time
 from collections.abc import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from upt_models import UPT
+from upt_models.relative_position import RelativePositionBias
 from upt_train import (
     Batch,
     RunConfig,
@@ -38,10 +44,15 @@ def require_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def step_config(label: str, device: str, overrides: tuple[str, ...] = ()) -> RunConfig:
+def step_config(
+    label: str, device: str, overrides: tuple[str, ...] = (), base: str = "burgers"
+) -> RunConfig:
+    """The golden or inverse-loss config: on CUDA the GPU pair, on the CPU `base` with the
+    inverse losses off or on."""
     if device == "cuda":
         return load_config(GPU_CONFIGS[label], list(overrides))
-    return load_config("burgers", [f"training.use_upt_inverse_losses={INVERSE[label]}", *overrides])
+    inverse = f"training.use_upt_inverse_losses={INVERSE[label]}"
+    return load_config(base, [inverse, *overrides])
 
 
 def synthetic_batch(config: RunConfig, device: torch.device) -> Batch:
@@ -68,14 +79,31 @@ def synthetic_batch(config: RunConfig, device: torch.device) -> Batch:
     return batch.to(device)
 
 
-def training_step(config: RunConfig, device: torch.device) -> Callable[[], None]:
-    """One optimizer step through upt-train's own `train_step` (autocast on CUDA), of the model
-    the config builds for periodic 1D Burgers data."""
-    settings = config.training
-    torch.manual_seed(settings.seed)
+def periodic_model(config: RunConfig, biased: bool = True) -> UPT:
+    """The config's model for periodic 1D Burgers data (seeded); `biased=False` switches its
+    attention biases off: the perceiver latent's anchors (`anchored_latent=False`, the official
+    design) or the grid latent's relative position bias (every block attends without one)."""
+    torch.manual_seed(config.training.seed)
     model = build_model(
         config, coord_dim=1, num_channels=1, periodic=True, translation_invariant=True
-    ).to(device)
+    )
+    if not biased and model.config.latent == "perceiver":
+        torch.manual_seed(config.training.seed)
+        model = UPT(dataclasses.replace(model.config, anchored_latent=False))
+    elif not biased:
+        for module in model.modules():
+            if isinstance(module, RelativePositionBias):
+                module.forward = lambda count=module.num_blocks: [None] * count
+    return model
+
+
+def training_step(
+    config: RunConfig, device: torch.device, model: UPT | None = None
+) -> Callable[[], None]:
+    """One optimizer step through upt-train's own `train_step` (autocast on CUDA) of `model`
+    (default: the model the config builds for periodic 1D Burgers data)."""
+    settings = config.training
+    model = (model or periodic_model(config)).to(device)
     objective = UPTObjective(model, settings)
     optimizer = make_optimizer(model, settings.lr, settings.weight_decay)
     batch = synthetic_batch(config, device)
@@ -88,3 +116,42 @@ def training_step(config: RunConfig, device: torch.device) -> Callable[[], None]
         synchronize(device)
 
     return step
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `fn` over `repeats` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def interleaved_seconds(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each step, the steps taking turns (one warm-up call each), so that
+    ratios between them see the same machine."""
+    for step in steps.values():
+        step()
+    times: dict[str, list[float]] = {label: [] for label in steps}
+    for _ in range(repeats):
+        for label, step in steps.items():
+            started = time.perf_counter()
+            step()
+            times[label].append(time.perf_counter() - started)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def matmul_rate(size: int = 1024, repeats: int = 10) -> float:
+    """Measured fp32 FLOP/s of a (size x size) @ (size x size) product on the current threads."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / median_seconds(lambda: a @ b, repeats)
+
+
+def step_flops(step: Callable[[], object]) -> int:
+    """FLOPs of one call of `step` as torch's FlopCounterMode counts them (matmuls, convolutions
+    and attention, forward and backward)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()

@@ -19,78 +19,25 @@ them switched off.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.utils.flop_counter import FlopCounterMode
 
 from upt_losses.sampling import gather_points, sample_query_indices
 from upt_models import UPT
-from upt_models.relative_position import RelativePositionBias
-from upt_train import (
-    RunConfig,
-    UPTObjective,
-    build_model,
-    load_config,
-    make_optimizer,
-    train_step,
+from upt_train import RunConfig
+
+from .common import (
+    interleaved_seconds,
+    matmul_rate,
+    median_seconds,
+    periodic_model,
+    step_config,
+    step_flops,
+    synthetic_batch,
+    training_step,
 )
-
-from .common import synthetic_batch
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def matmul_rate(size: int = 1024, repeats: int = 10) -> float:
-    """Measured fp32 FLOP/s of one (size x size) @ (size x size) product on this thread count."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / median_seconds(lambda: a @ b, repeats)
-
-
-def model_for(config: RunConfig, preset: str | None, biased: bool = True) -> UPT:
-    """The config's model for periodic 1D data (or `preset` instead); `biased=False` switches
-    its attention biases off: the perceiver's anchored latent, the grid's relative bias."""
-    if preset is not None:
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, preset=preset))
-    torch.manual_seed(0)
-    model = build_model(
-        config, coord_dim=1, num_channels=1, periodic=True, translation_invariant=True
-    )
-    if not biased and model.config.latent == "perceiver":
-        torch.manual_seed(0)
-        model = UPT(dataclasses.replace(model.config, anchored_latent=False))
-    elif not biased:
-        for module in model.modules():
-            if isinstance(module, RelativePositionBias):
-                module.forward = lambda count=module.num_blocks: [None] * count
-    return model
-
-
-def step_fn(model: UPT, config: RunConfig, inverse: bool) -> Callable[[], None]:
-    settings = dataclasses.replace(config.training, use_upt_inverse_losses=inverse)
-    objective = UPTObjective(model, settings)
-    optimizer = make_optimizer(model, settings.lr, settings.weight_decay)
-    batch = synthetic_batch(config, torch.device("cpu"))
-    return lambda: train_step(objective, optimizer, [batch], grad_clip=settings.grad_clip)
-
-
-def step_flops(model: UPT, config: RunConfig, inverse: bool) -> int:
-    step = step_fn(model, config, inverse)
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops()
 
 
 def phases(model: UPT, config: RunConfig) -> list[tuple[str, int, Callable[[], Tensor]]]:
@@ -121,8 +68,9 @@ def phases(model: UPT, config: RunConfig) -> list[tuple[str, int, Callable[[], T
     dec_index, _ = sample_query_indices(
         batch.coords, settings.inv_dec_query_points, generator=generator
     )
-    enc_coords, dec_coords = gather_points(batch.coords, enc_index), gather_points(
-        batch.coords, dec_index
+    enc_coords, dec_coords = (
+        gather_points(batch.coords, enc_index),
+        gather_points(batch.coords, dec_index),
     )
     decoded = leaf(decode(next_latent, dec_coords))
     unroll = settings.unroll_steps
@@ -168,18 +116,6 @@ def profile_table(model: UPT, config: RunConfig, repeats: int, step_ms: dict[str
     return "\n".join(rows)
 
 
-def interleaved_ms(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {label: [] for label in steps}
-    for step in steps.values():
-        step()
-    for _ in range(repeats):
-        for label, step in steps.items():
-            started = time.perf_counter()
-            step()
-            times[label].append(time.perf_counter() - started)
-    return {label: 1e3 * statistics.median(values) for label, values in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="burgers")
@@ -189,28 +125,33 @@ def main() -> None:
     parser.add_argument("--bias-only", action="store_true", help="only the bias ratio and MFU")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = load_config(args.config)
-    model = model_for(config, args.preset)
-    name = args.preset or config.model.preset
+    cpu = torch.device("cpu")
+    overrides = () if args.preset is None else (f"model.preset={args.preset}",)
+    configs = {
+        label: step_config(label, "cpu", overrides, base=args.config)
+        for label in ("golden", "inverse losses")
+    }
+    config = configs["inverse losses"]
+    model = periodic_model(config)
     settings = config.training
     print(
-        f"{args.config}, {name} ({sum(p.numel() for p in model.parameters()):,} parameters), "
-        f"batch {settings.batch_size}, {args.threads} thread(s), inverse-loss query points "
-        f"{settings.inv_enc_query_points} / {settings.inv_dec_query_points}"
+        f"{args.config}, {config.model.preset} ({sum(p.numel() for p in model.parameters()):,} "
+        f"parameters), batch {settings.batch_size}, {args.threads} thread(s), inverse-loss "
+        f"query points {settings.inv_enc_query_points} / {settings.inv_dec_query_points}"
     )
     rate = matmul_rate()
     print(f"fp32 matmul rate (1024^3): {rate / 1e9:.1f} GFLOP/s")
-    unbiased = model_for(config, args.preset, biased=False)
-    labels = {"golden": False, "inverse losses": True}
-    steps = {label: step_fn(model, config, on) for label, on in labels.items()}
-    steps["golden, no attention bias"] = step_fn(unbiased, config, False)
-    step_ms = interleaved_ms(steps, args.repeats)
+    steps = {label: training_step(c, cpu) for label, c in configs.items()}
+    steps["golden, no attention bias"] = training_step(
+        configs["golden"], cpu, periodic_model(configs["golden"], biased=False)
+    )
+    step_ms = {k: 1e3 * v for k, v in interleaved_seconds(steps, args.repeats).items()}
     for label, value in step_ms.items():
         print(f"step, {label}: {value:.1f} ms")
     print(f"inverse-loss overhead: {step_ms['inverse losses'] / step_ms['golden']:.3f}x")
-    print(f"bias cost: {step_ms['golden'] / step_ms['golden, no attention bias']:.3f}x")
-    for label, on in labels.items():
-        flops = step_flops(model_for(config, args.preset), config, on)
+    print(f"attention bias cost: {step_ms['golden'] / step_ms['golden, no attention bias']:.3f}x")
+    for label in ("golden", "inverse losses"):
+        flops = step_flops(training_step(configs[label], cpu))
         achieved = flops / (step_ms[label] / 1e3)
         print(
             f"MFU, {label}: {flops / 1e9:.2f} GFLOP per step, {achieved / 1e9:.1f} GFLOP/s, "

@@ -11,7 +11,16 @@ from typing import ClassVar
 
 import torch
 
-from .common import LABELS, require_device, step_config, training_step
+from .common import (
+    LABELS,
+    interleaved_seconds,
+    matmul_rate,
+    periodic_model,
+    require_device,
+    step_config,
+    step_flops,
+    training_step,
+)
 
 DEVICES = ["cpu", "cuda"]
 
@@ -74,3 +83,47 @@ track_cuda_peak_memory.setup = lambda config: require_device("cuda")
 track_cuda_peak_memory.params = list(LABELS)
 track_cuda_peak_memory.param_names = ["config"]
 track_cuda_peak_memory.unit = "MiB"
+
+
+# The model sizes whose attention-bias cost and MFU are tracked on the CPU, on the default's shapes.
+CPU_PRESETS = ["tiny", "upt-17m"]
+
+
+def _golden(preset: str):
+    return step_config("golden", "cpu", (f"model.preset={preset}",))
+
+
+def track_attention_bias_cost(preset):
+    """Golden step time with the attention biases / without them (interleaved, one thread): the
+    grid latent's relative position bias (tiny) or the anchored perceiver latent (upt-17m)."""
+    config, cpu = _golden(preset), require_device("cpu")
+    steps = {
+        "biased": training_step(config, cpu),
+        "unbiased": training_step(config, cpu, periodic_model(config, biased=False)),
+    }
+    seconds = interleaved_seconds(steps, repeats=5)
+    return seconds["biased"] / seconds["unbiased"]
+
+
+track_attention_bias_cost.setup = lambda preset: require_device("cpu")
+track_attention_bias_cost.params = CPU_PRESETS
+track_attention_bias_cost.param_names = ["preset"]
+track_attention_bias_cost.unit = "ratio"
+track_attention_bias_cost.timeout = 600
+
+
+def track_mfu(preset):
+    """Model FLOP utilisation of a golden training step on one thread: its counted FLOPs
+    (FlopCounterMode, forward + backward) per second over the measured fp32 matmul rate."""
+    config, cpu = _golden(preset), require_device("cpu")
+    step = training_step(config, cpu)
+    flops = step_flops(step)
+    seconds = interleaved_seconds({"step": step}, repeats=5)["step"]
+    return flops / seconds / matmul_rate()
+
+
+track_mfu.setup = lambda preset: require_device("cpu")
+track_mfu.params = CPU_PRESETS
+track_mfu.param_names = ["preset"]
+track_mfu.unit = "fraction of the fp32 matmul rate"
+track_mfu.timeout = 600

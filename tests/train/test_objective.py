@@ -128,3 +128,38 @@ def test_the_batch_seed_drives_the_inverse_losses_sampling() -> None:
     same = [target(make_batch(seed=4))["inv_enc"] for _ in range(2)]
     torch.testing.assert_close(same[0], same[1])
     assert not torch.allclose(same[0], target(make_batch(seed=5))["inv_enc"])
+
+
+def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
+    """Two unrolled steps at the same queries and inverse decoding at every input point: the
+    readout is computed once per distinct query tensor and the pooling once, and the losses and
+    gradients equal those of a step that recomputes everything."""
+    batch = make_batch(steps=2)
+    torch.manual_seed(0)
+    config = TrainingConfig(inv_enc_query_points=16, inv_dec_query_points=None, unroll_steps=2)
+    model = UPT(preset("tiny", coord_dim=1, num_channels=1))
+    shared = UPTObjective(model, config)
+    calls = {"readout": 0, "pooling": 0}
+    for name, module in (("readout", model.decoder), ("pooling", model.encoder)):
+        original = getattr(module, name)
+
+        def counted(*args, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(*args)
+
+        setattr(module, name, counted)
+    losses = shared(batch)
+    losses["total"].backward()
+    # readout: the unrolled queries, inverse encoding's sample, inverse decoding's every point
+    assert calls == {"readout": 3, "pooling": 1}
+    expected_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    model.zero_grad()
+    recomputed = shared._terms(batch)  # outside `sharing_geometry`: nothing is kept
+    recomputed["total"].backward()
+    assert calls == {"readout": 3 + 4, "pooling": 1 + 2}
+    for key in losses:
+        torch.testing.assert_close(losses[key], recomputed[key])
+    for name, parameter in model.named_parameters():
+        if name in expected_grads:
+            torch.testing.assert_close(parameter.grad, expected_grads[name])

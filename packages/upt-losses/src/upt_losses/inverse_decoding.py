@@ -17,7 +17,7 @@ from upt_losses._validation import (
 )
 from upt_losses.protocols import Decoder, Encoder
 from upt_losses.reduction import masked_mean_squared_error
-from upt_losses.sampling import gather_points, sample_query_indices
+from upt_losses.sampling import gather_points, sample_query_indices, uses_every_point
 
 
 def upt_inverse_decoding_loss(
@@ -80,7 +80,9 @@ def upt_inverse_decoding_loss(
             "so the encoder must accept a `mask=` keyword ((B, Q) bool, True = real point) to "
             "ignore the padding; give the encoder that keyword or lower num_query_points"
         )
-    coords = gather_points(query_coords, indices)
+    # every point, in order: the caller's own tensor, so an encoder can recognise its points
+    every = uses_every_point(num_query_points, num_points)
+    coords = query_coords if every else gather_points(query_coords, indices)
     if has_padding:
         padding = sampled_mask.logical_not().unsqueeze(-1)
         coords = coords.masked_fill(padding, 0.0)

@@ -15,7 +15,7 @@ from upt_losses._validation import (
 )
 from upt_losses.protocols import Decoder
 from upt_losses.reduction import masked_mean_squared_error
-from upt_losses.sampling import gather_points, sample_query_indices
+from upt_losses.sampling import gather_points, sample_query_indices, uses_every_point
 
 
 def upt_inverse_encoding_loss(
@@ -62,7 +62,8 @@ def upt_inverse_encoding_loss(
     indices, sampled_mask = sample_query_indices(
         input_coords, num_query_points, mask=mask, generator=generator
     )
-    query_coords = gather_points(input_coords, indices)
+    every = uses_every_point(num_query_points, num_points)
+    query_coords = input_coords if every else gather_points(input_coords, indices)
     if sampled_mask is not None:
         query_coords = query_coords.masked_fill(~sampled_mask.unsqueeze(-1), 0.0)
     decoded = check_output(
@@ -71,5 +72,5 @@ def upt_inverse_encoding_loss(
         (batch, indices.shape[1], input_fields.shape[-1]),
         "(B, Q, C)",
     )
-    target = gather_points(input_fields, indices)
+    target = input_fields if every else gather_points(input_fields, indices)
     return weight * masked_mean_squared_error(decoded, target, sampled_mask)

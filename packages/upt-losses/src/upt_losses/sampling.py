@@ -6,6 +6,11 @@ import torch
 from torch import Tensor
 
 
+def uses_every_point(num_query_points: int | None, num_points: int) -> bool:
+    """Whether `sample_query_indices` keeps every point, in order."""
+    return num_query_points is None or num_query_points >= num_points
+
+
 def sample_query_indices(
     coords: Tensor,
     num_query_points: int | None,
@@ -31,7 +36,7 @@ def sample_query_indices(
             holds padding; None when `mask` is None.
     """
     batch, num_points, _ = coords.shape
-    if num_query_points is None or num_query_points >= num_points:
+    if uses_every_point(num_query_points, num_points):
         indices = torch.arange(num_points, device=coords.device).expand(batch, num_points)
         return indices, mask
     key_device = generator.device if generator is not None else coords.device

@@ -37,6 +37,17 @@ def displacement(to: Tensor, origin: Tensor, periodic: bool) -> Tensor:
     return delta - delta.round() if periodic else delta
 
 
+def smallest_first(values: Tensor, k: int) -> Tensor:
+    """Indices of the min(k, n) smallest of non-negative float32 `values` (..., n) along the
+    last axis, ascending, ties to the lower index: the first k of a stable sort, found by topk
+    on one exact integer key per value (its bit pattern, which orders non-negative floats and
+    +inf as the floats do, above its index)."""
+    count = values.shape[-1]
+    bits = values.float().view(torch.int32).long()
+    keys = bits * count + torch.arange(count, device=values.device)
+    return keys.topk(min(k, count), dim=-1, largest=False, sorted=True).indices
+
+
 def nearest(
     queries: Tensor,
     keys: Tensor,
@@ -50,9 +61,9 @@ def nearest(
     queries (B, Q, d), keys (B, K, d), key_mask (B, K) bool (True = real key) ->
     index (B, Q, k) into the keys, offset (B, Q, k, d) = key - query (nearest image when
     periodic), valid (B, Q, k): False for padding keys, keys beyond `radius`, and where a query
-    has fewer than k real keys. Ties go to the lower key index (a stable sort), so keys in a
-    canonical order give neighbours that do not depend on the order they came in. Memory is
-    O(B Q K), accumulated one axis at a time.
+    has fewer than k real keys. Ties go to the lower key index (as a stable sort would), so
+    keys in a canonical order give neighbours that do not depend on the order they came in.
+    Memory is O(B Q K), accumulated one axis at a time.
     """
     squared = torch.zeros(queries.shape[0], queries.shape[1], keys.shape[1], device=queries.device)
     for axis in range(queries.shape[-1]):
@@ -62,8 +73,8 @@ def nearest(
         squared += delta.square()
     if key_mask is not None:
         squared = squared.masked_fill(~key_mask[:, None, :], torch.inf)
-    distance, index = squared.sort(dim=2, stable=True)
-    distance, index = distance[..., :k], index[..., :k]
+    index = smallest_first(squared, k)
+    distance = squared.gather(2, index)
     gathered = keys.float().gather(1, repeat(index, "b q k -> b (q k) d", d=keys.shape[-1]))
     offset = displacement(gathered.view(*index.shape, -1), queries.float()[:, :, None, :], periodic)
     valid = distance.isfinite()
@@ -109,7 +120,7 @@ def nearest_anchors(
     squared = torch.zeros(candidates.shape, device=queries.device)
     for axis in range(coord_dim):
         squared += displacement(keys[..., axis], queries[..., None, axis], periodic).square()
-    order = squared.sort(dim=-1, stable=True).indices[..., :k]
+    order = smallest_first(squared, k)
     index = candidates.gather(-1, order)
     offset = displacement(anchors.float()[index], queries[:, :, None, :], periodic)
     return index, offset

@@ -17,6 +17,7 @@ from upt_models.blocks import TransformerBlock, mlp
 from upt_models.decoder import DecoderConfig
 from upt_models.geometry import gather_neighbours, grid_side, nearest_anchors
 from upt_models.relative_position import OffsetFeatures, RelativePositionBias
+from upt_models.sharing import SharedGeometry
 
 
 class GridDecoder(nn.Module):
@@ -47,6 +48,15 @@ class GridDecoder(nn.Module):
         self.kernel = mlp(self.offset_features.dim, config.dim, config.dim)
         self.head = mlp(config.dim, config.dim, num_channels)
         self.linear = nn.Linear(config.dim, num_channels)
+        self.shared = SharedGeometry()
+
+    def readout(self, query_coords: Tensor) -> tuple[Tensor, Tensor]:
+        """What depends on the queries alone: their nearest anchors (B, Q, k) and the kernel
+        weights (B, Q, k, dim)."""
+        index, offset = nearest_anchors(
+            query_coords, self.anchors, self.config.num_neighbours, self.periodic
+        )
+        return index, self.kernel(self.offset_features(-offset / self.spacing))
 
     def forward(self, latent: Tensor, query_coords: Tensor, cond: Tensor | None = None) -> Tensor:
         x = latent
@@ -54,9 +64,6 @@ class GridDecoder(nn.Module):
         for block, block_bias in zip(self.blocks, bias, strict=False):
             x = block(x, cond, bias=block_bias)
         values = self.proj(x)
-        index, offset = nearest_anchors(
-            query_coords, self.anchors, self.config.num_neighbours, self.periodic
-        )
-        kernel = self.kernel(self.offset_features(-offset / self.spacing))
+        index, kernel = self.shared.get((query_coords,), lambda: self.readout(query_coords))
         read = (kernel * gather_neighbours(values, index)).sum(dim=2)
         return self.head(read) + self.linear(read)

@@ -25,6 +25,7 @@ from upt_models.encoder import EncoderConfig
 from upt_models.geometry import gather_neighbours, grid_side, nearest
 from upt_models.graph import canonical_order
 from upt_models.relative_position import OffsetFeatures, RelativePositionBias
+from upt_models.sharing import SharedGeometry
 
 
 class FieldEmbedding(nn.Module):
@@ -71,6 +72,28 @@ class GridEncoder(nn.Module):
             grid_side(len(anchors), coord_dim), coord_dim, periodic, config.num_heads, config.depth
         )
         self.proj = nn.Linear(config.dim, latent_dim)
+        self.shared = SharedGeometry()
+
+    def pooling(self, coords: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """What depends on the points alone: their canonical order (B, N), each anchor's
+        neighbours in that order (B, L, k), the kernel weights (B, L, k, dim) and which
+        neighbours count (B, L, k, 1)."""
+        if mask is None:
+            mask = torch.ones(coords.shape[:2], dtype=torch.bool, device=coords.device)
+        coords = coords.masked_fill(~mask[..., None], 0.0)
+        order = canonical_order(coords, mask)
+        coords = coords.gather(1, repeat(order, "b n -> b n c", c=coords.shape[-1]))
+        anchors = repeat(self.anchors, "l d -> b l d", b=coords.shape[0])
+        index, offset, valid = nearest(
+            anchors,
+            coords,
+            self.config.max_neighbours,
+            self.periodic,
+            mask.gather(1, order),
+            self.config.radius,
+        )
+        kernel = self.kernel(self.offset_features(offset / self.spacing))
+        return order, index, kernel, valid[..., None].to(kernel.dtype)
 
     def forward(
         self,
@@ -81,26 +104,16 @@ class GridEncoder(nn.Module):
     ) -> Tensor:
         """Padded points (mask False) are never pooled; every anchor pools its nearest real
         points, however far, unless `radius` limits them (an anchor with none gets zeros)."""
-        batch = fields.shape[0]
-        if mask is None:
-            mask = torch.ones(fields.shape[:2], dtype=torch.bool, device=fields.device)
-        fields = fields.masked_fill(~mask[..., None], 0.0)
-        coords = coords.masked_fill(~mask[..., None], 0.0)
-        order = canonical_order(coords, mask)
-        fields, coords = (
-            t.gather(1, repeat(order, "b n -> b n c", c=t.shape[-1])) for t in (fields, coords)
+        order, index, kernel, weight = self.shared.get(
+            (coords, mask), lambda: self.pooling(coords, mask)
         )
-        mask = mask.gather(1, order)
-        anchors = repeat(self.anchors, "l d -> b l d", b=batch)
-        index, offset, valid = nearest(
-            anchors, coords, self.config.max_neighbours, self.periodic, mask, self.config.radius
-        )
-        kernel = self.kernel(self.offset_features(offset / self.spacing))
+        if mask is not None:
+            fields = fields.masked_fill(~mask[..., None], 0.0)
+        fields = fields.gather(1, repeat(order, "b n -> b n c", c=fields.shape[-1]))
         messages = kernel * self.field_embed(gather_neighbours(fields, index))
-        weight = valid[..., None].to(messages.dtype)
         x = (messages * weight).sum(dim=2) / weight.sum(dim=2).clamp(min=1.0)
         if self.position is not None:
-            x = x + self.position(anchors)
+            x = x + self.position(repeat(self.anchors, "l d -> b l d", b=x.shape[0]))
         bias = self.bias()
         for block, block_bias in zip(self.blocks, bias, strict=False):
             x = block(x, cond, bias=block_bias)

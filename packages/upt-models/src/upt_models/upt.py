@@ -1,6 +1,8 @@
 """The Universal Physics Transformer: encode -> step (k times) -> decode, all in latent space."""
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -206,6 +208,20 @@ class UPT(nn.Module):
         self.decoder = PerceiverDecoder(config.decoder, *args, config.embed_scale, anchors)
         self.apply(_init_linear)
         self.encoder.pool.balance_field_embedding()
+
+    @contextlib.contextmanager
+    def sharing_geometry(self) -> Iterator[None]:
+        """Within the block, encodes and decodes at the same coordinate tensors (the same
+        objects) share their neighbour search and kernel weights (grid latent; the perceiver
+        latent computes as before). For one training step: the cache holds the graph."""
+        shared = [m.shared for m in (self.encoder, self.decoder) if hasattr(m, "shared")]
+        for memo in shared:
+            memo.start()
+        try:
+            yield
+        finally:
+            for memo in shared:
+                memo.stop()
 
     def _condition(self, cond: Tensor | None, batch: int, required: bool) -> Tensor | None:
         n = self.config.num_cond_scalars

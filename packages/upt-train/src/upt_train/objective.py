@@ -44,6 +44,11 @@ class UPTObjective(nn.Module):
         self.config = config
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """The loss terms; encodes and decodes at the same points share their geometry."""
+        with self.model.sharing_geometry():
+            return self._terms(batch)
+
+    def _terms(self, batch: Batch) -> dict[str, Tensor]:
         model, config = self.model, self.config
         cond = batch.cond if model.config.num_cond_scalars else None
         codec_cond = cond if model.config.condition_codec else None
