@@ -139,8 +139,12 @@ def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
     config = TrainingConfig(inv_enc_query_points=16, inv_dec_query_points=None, unroll_steps=2)
     model = UPT(preset("tiny", coord_dim=1, num_channels=1))
     shared = UPTObjective(model, config)
-    calls = {"readout": 0, "pooling": 0}
-    for name, module in (("readout", model.decoder), ("pooling", model.encoder)):
+    calls = {"readout": 0, "pooling": 0, "tokens": 0}
+    for name, module in (
+        ("readout", model.decoder),
+        ("pooling", model.encoder),
+        ("tokens", model.decoder),
+    ):
         original = getattr(module, name)
 
         def counted(*args, _original=original, _name=name):
@@ -150,16 +154,26 @@ def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
         setattr(module, name, counted)
     losses = shared(batch)
     losses["total"].backward()
-    # readout: the unrolled queries, inverse encoding's sample, inverse decoding's every point
-    assert calls == {"readout": 3, "pooling": 1}
+    # readout: the unrolled queries, inverse encoding's sample, inverse decoding's every point;
+    # tokens: the input latent, the first stepped latent (twice), the second
+    assert calls == {"readout": 3, "pooling": 1, "tokens": 3}
     expected_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     model.zero_grad()
     recomputed = shared._terms(batch)  # outside `sharing_geometry`: nothing is kept
     recomputed["total"].backward()
-    assert calls == {"readout": 3 + 4, "pooling": 1 + 2}
+    assert calls == {"readout": 3 + 4, "pooling": 1 + 2, "tokens": 3 + 4}
     for key in losses:
         torch.testing.assert_close(losses[key], recomputed[key])
     for name, parameter in model.named_parameters():
         if name in expected_grads:
             torch.testing.assert_close(parameter.grad, expected_grads[name])
+
+
+def test_a_term_weighted_zero_is_skipped_without_changing_the_others_sample(batch: Batch) -> None:
+    both = objective(lambda_inv_enc=0.5, lambda_inv_dec=0.5)(batch)
+    decoding_only = objective(lambda_inv_enc=0.0, lambda_inv_dec=0.5)(batch)
+    encoding_only = objective(lambda_inv_enc=0.5, lambda_inv_dec=0.0)(batch)
+    assert decoding_only["inv_enc"] == 0 and encoding_only["inv_dec"] == 0
+    torch.testing.assert_close(decoding_only["inv_dec"], both["inv_dec"])
+    torch.testing.assert_close(encoding_only["inv_enc"], both["inv_enc"])

@@ -48,7 +48,7 @@ class GridDecoder(nn.Module):
         self.kernel = mlp(self.offset_features.dim, config.dim, config.dim)
         self.head = mlp(config.dim, config.dim, num_channels)
         self.linear = nn.Linear(config.dim, num_channels)
-        self.shared = SharedGeometry()
+        self.shared_tokens, self.shared_readout = SharedGeometry(), SharedGeometry()
 
     def readout(self, query_coords: Tensor) -> tuple[Tensor, Tensor]:
         """What depends on the queries alone: their nearest anchors (B, Q, k) and the kernel
@@ -58,12 +58,16 @@ class GridDecoder(nn.Module):
         )
         return index, self.kernel(self.offset_features(-offset / self.spacing))
 
-    def forward(self, latent: Tensor, query_coords: Tensor, cond: Tensor | None = None) -> Tensor:
+    def tokens(self, latent: Tensor, cond: Tensor | None) -> Tensor:
+        """What depends on the latent alone: the values (B, L, dim) the queries read."""
         x = latent
         bias = self.bias()
         for block, block_bias in zip(self.blocks, bias, strict=False):
             x = block(x, cond, bias=block_bias)
-        values = self.proj(x)
-        index, kernel = self.shared.get((query_coords,), lambda: self.readout(query_coords))
+        return self.proj(x)
+
+    def forward(self, latent: Tensor, query_coords: Tensor, cond: Tensor | None = None) -> Tensor:
+        values = self.shared_tokens.get((latent, cond), lambda: self.tokens(latent, cond))
+        index, kernel = self.shared_readout.get((query_coords,), lambda: self.readout(query_coords))
         read = (kernel * gather_neighbours(values, index)).sum(dim=2)
         return self.head(read) + self.linear(read)

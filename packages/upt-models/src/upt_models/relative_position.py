@@ -12,6 +12,8 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from upt_models.sharing import SharedGeometry
+
 
 class OffsetFeatures(nn.Module):
     """offset (..., d) in anchor spacings -> [offset, sin(w_j offset), cos(w_j offset)] per axis,
@@ -77,7 +79,11 @@ class RelativePositionBias(nn.Module):
             nn.Linear(hidden, num_blocks * num_heads),
         )
         self.num_blocks = num_blocks
+        self.shared = SharedGeometry()
 
     def forward(self) -> Tensor:
+        return self.shared.get((), self.compute)
+
+    def compute(self) -> Tensor:
         table = self.mlp(self.features(self.offsets))
         return rearrange(table[self.table_index], "q k (n h) -> n 1 h q k", n=self.num_blocks)

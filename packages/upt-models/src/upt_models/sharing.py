@@ -2,10 +2,13 @@
 
 A training step with UPT's inverse losses decodes at the same query points more than once (every
 unrolled step) and may encode again at the very points it encoded first (inverse decoding at
-every point). What depends only on the points, the neighbour search and the learned kernel
-weights of the grid latent's pooling and readout, is the same each time; `SharedGeometry` keeps
-it for the length of a `UPT.sharing_geometry()` block, keyed by the identity of the coordinate
-(and mask) tensors: no value is compared, so nothing waits on the device. Kernel weights keep
+every point), decodes the first stepped latent twice (the loss and inverse decoding), and runs
+each block stack's relative position bias once per pass. What depends only on the points (the
+neighbour search and the learned kernel weights of the grid latent's pooling and readout), only
+on the latent (the decoder's blocks) or only on the parameters (the biases) is the same each time;
+`SharedGeometry` keeps it for the length of a `UPT.sharing_geometry()` block, keyed by the
+identity of the coordinate (and mask) tensors: no value is compared, so nothing waits on the
+device. Kernel weights keep
 their graph, so gradients from every use add up as they would have.
 """
 

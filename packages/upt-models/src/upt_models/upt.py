@@ -19,6 +19,7 @@ from upt_models.geometry import grid_anchors, grid_side
 from upt_models.grid_decoder import GridDecoder
 from upt_models.grid_encoder import GridEncoder
 from upt_models.relative_position import RelativePositionBias
+from upt_models.sharing import SharedGeometry
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,24 @@ class UPT(nn.Module):
 
     @contextlib.contextmanager
     def sharing_geometry(self) -> Iterator[None]:
-        """Within the block, encodes and decodes at the same coordinate tensors (the same
-        objects) share their neighbour search and kernel weights (grid latent; the perceiver
-        latent computes as before). For one training step: the cache holds the graph."""
-        shared = [m.shared for m in (self.encoder, self.decoder) if hasattr(m, "shared")]
-        for memo in shared:
+        """Within the block, what depends only on points and parameters is computed once:
+        encodes and decodes at the same coordinate tensors (the same objects) share their
+        neighbour search and kernel weights, decodes of the same latent share its decoder
+        blocks, and each relative position bias is computed once (grid latent; the perceiver
+        latent computes as before). For one training step: what is
+        kept holds its graph."""
+        memos = [
+            value
+            for module in self.modules()
+            for value in vars(module).values()
+            if isinstance(value, SharedGeometry)
+        ]
+        for memo in memos:
             memo.start()
         try:
             yield
         finally:
-            for memo in shared:
+            for memo in memos:
                 memo.stop()
 
     def _condition(self, cond: Tensor | None, batch: int, required: bool) -> Tensor | None:

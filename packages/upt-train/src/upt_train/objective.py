@@ -9,6 +9,7 @@ happens inside its forward. Any objective with this shape (forward(batch) -> los
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 
 from upt_losses import (
     masked_mean_squared_error,
+    sample_query_indices,
     upt_inverse_decoding_loss,
     upt_inverse_encoding_loss,
 )
@@ -70,8 +72,26 @@ class UPTObjective(nn.Module):
                 target = encode(batch.target[:, 0], batch.query_coords, batch.query_mask)
             losses["latent"] = config.lambda_latent * masked_mean_squared_error(next_latent, target)
         if config.use_upt_inverse_losses:
-            sampling = generator(batch.seed, "inverse losses")
-            losses["inv_enc"] = upt_inverse_encoding_loss(
+            losses |= self._inverse_terms(batch, latent, next_latent, encode, decode)
+        losses["total"] = torch.stack(list(losses.values())).sum()
+        return losses
+
+    def _inverse_terms(
+        self,
+        batch: Batch,
+        latent: Tensor,
+        next_latent: Tensor,
+        encode: Callable[..., Tensor],
+        decode: Callable[..., Tensor],
+    ) -> dict[str, Tensor]:
+        """Both inverse losses; a term weighted 0 is not computed (it is 0, with no gradient),
+        but its points are still drawn, so the other term samples as it would have."""
+        config = self.config
+        sampling = generator(batch.seed, "inverse losses")
+        zero = latent.new_zeros(())
+        inv_enc = inv_dec = zero
+        if config.lambda_inv_enc:
+            inv_enc = upt_inverse_encoding_loss(
                 batch.fields,
                 batch.coords,
                 latent,
@@ -81,7 +101,12 @@ class UPTObjective(nn.Module):
                 mask=batch.mask,
                 generator=sampling,
             )
-            losses["inv_dec"] = upt_inverse_decoding_loss(
+        else:
+            sample_query_indices(
+                batch.coords, config.inv_enc_query_points, mask=batch.mask, generator=sampling
+            )
+        if config.lambda_inv_dec:
+            inv_dec = upt_inverse_decoding_loss(
                 next_latent,
                 decode,
                 encode,
@@ -92,5 +117,4 @@ class UPTObjective(nn.Module):
                 generator=sampling,
                 detach_target=config.detach_inverse_decoding_target,
             )
-        losses["total"] = torch.stack(list(losses.values())).sum()
-        return losses
+        return {"inv_enc": inv_enc, "inv_dec": inv_dec}
