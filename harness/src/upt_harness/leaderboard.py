@@ -166,8 +166,8 @@ def write_leaderboard(out: Path, context: dict[str, Any], results: list[dict[str
         f"trains for about {context['seconds']:.3g} s (its step count set from its own step time "
         "in the first table, warm-up scaled to match)",
         "- UPT entries are the config above with the overrides named below; the golden config is "
-        "this config with `training.use_upt_inverse_losses=false` (on a GPU, "
-        "`configs/burgers_golden.yaml` is the golden config: upt-8m, a larger store)",
+        "this config with `training.use_upt_inverse_losses=false`"
+        + ("" if clouds else " (on a GPU, `configs/burgers_golden.yaml` is the golden config)"),
         "- nRMSE is PDEBench's, in physical units, on the whole test split at the training grid; "
         "rollouts start from the true first frame and run over every stored frame; the "
         "correlation time is the first step whose correlation falls below "
