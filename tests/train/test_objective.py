@@ -174,6 +174,7 @@ def test_a_term_weighted_zero_is_skipped_without_changing_the_others_sample(batc
     both = objective(lambda_inv_enc=0.5, lambda_inv_dec=0.5)(batch)
     decoding_only = objective(lambda_inv_enc=0.0, lambda_inv_dec=0.5)(batch)
     encoding_only = objective(lambda_inv_enc=0.5, lambda_inv_dec=0.0)(batch)
-    assert decoding_only["inv_enc"] == 0 and encoding_only["inv_dec"] == 0
+    assert decoding_only["inv_enc"] == 0
+    assert encoding_only["inv_dec"] == 0
     torch.testing.assert_close(decoding_only["inv_dec"], both["inv_dec"])
     torch.testing.assert_close(encoding_only["inv_enc"], both["inv_enc"])

@@ -3,11 +3,11 @@ GNO), as a learner of upt-train's `run`, on the same point clouds as UPT.
 
 GINO's neighbour search here is neuraloperator's pure-torch one (no open3d, no torch_scatter).
 Without torch_scatter neuraloperator reduces each neighbourhood in a Python loop over output
-points (its fallback "for CPU-only CI runners"), 2.7x slower than the vectorized reduction on
-a batch of eight 2000-point clouds here; `segment_csr` below is the same reduction vectorized (index_add), swapped in for the loop so
-that GINO is timed at what torch can do. GINO batches only clouds that share their points, and
-every trajectory has its own cloud, so each sample of a batch runs on its own (its real points
-only). Like UPT it answers at any point; it has no latent rollout.
+points (its fallback "for CPU-only CI runners"): a GINO step 2.7x slower here (a batch of eight
+2000-point clouds) than with `segment_csr` below, the same reduction vectorized (index_add),
+swapped in for the loop so that GINO is timed at what torch can do. GINO batches only clouds
+that share their points, and every trajectory has its own cloud, so each sample of a batch runs
+on its own (its real points only). Like UPT it answers at any point; it has no latent rollout.
 """
 
 from __future__ import annotations
