@@ -103,7 +103,7 @@ def training_step(
     """One optimizer step through upt-train's own `train_step` (autocast on CUDA) of `model`
     (default: the model the config builds for periodic 1D Burgers data)."""
     settings = config.training
-    model = (model or periodic_model(config)).to(device)
+    model = (periodic_model(config) if model is None else model).to(device)
     objective = UPTObjective(model, settings)
     optimizer = make_optimizer(model, settings.lr, settings.weight_decay)
     batch = synthetic_batch(config, device)

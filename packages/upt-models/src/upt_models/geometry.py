@@ -101,11 +101,11 @@ def nearest_anchors(
     axis) falls back to `nearest`.
     """
     batch, _, coord_dim = queries.shape
-    side = round(anchors.shape[0] ** (1 / coord_dim))
+    side = grid_side(anchors.shape[0], coord_dim)
     if coord_dim > 2 or k > 2 ** (coord_dim + 1) or side < WINDOW:
         index, offset, _ = nearest(queries, repeat(anchors, "l d -> b l d", b=batch), k, periodic)
         return index, offset
-    queries = queries.float()
+    queries, anchors = queries.float(), anchors.float()
     start = (queries * side - 0.5).round().long() - WINDOW // 2
     if not periodic:
         start = start.clamp(0, side - WINDOW)
@@ -116,14 +116,13 @@ def nearest_anchors(
     for axis in range(1, coord_dim):
         candidates = (candidates[..., :, None] * side + cells[..., axis, None, :]).flatten(-2)
     candidates = candidates.sort(dim=-1).values
-    keys = anchors.float()[candidates]
+    keys = anchors[candidates]
     squared = torch.zeros(candidates.shape, device=queries.device)
     for axis in range(coord_dim):
         squared += displacement(keys[..., axis], queries[..., None, axis], periodic).square()
     order = smallest_first(squared, k)
-    index = candidates.gather(-1, order)
-    offset = displacement(anchors.float()[index], queries[:, :, None, :], periodic)
-    return index, offset
+    chosen = keys.gather(-2, repeat(order, "b q k -> b q k d", d=coord_dim))
+    return candidates.gather(-1, order), displacement(chosen, queries[:, :, None, :], periodic)
 
 
 def gather_neighbours(values: Tensor, index: Tensor) -> Tensor:
