@@ -3,6 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from upt_models.geometry import squared_distance, squared_distance_by_axis
 from upt_models.graph import canonical_order, morton_code, neighbour_graph, select_supernodes
 
 
@@ -101,3 +102,19 @@ def test_neighbours_are_the_nearest_real_points(
         assert index[0, s] in chosen.tolist()  # self loop
         assert mask[0, chosen].all()
         torch.testing.assert_close(distance[chosen].sort().values, distance[expected].sort().values)
+
+
+@settings(max_examples=30)
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 3), st.integers(0, 999))
+def test_both_squared_distances_are_the_textbook_sums(q: int, k: int, d: int, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    queries, keys = torch.rand(2, q, d, generator=gen), torch.rand(2, k, d, generator=gen)
+    pairs = zip(queries.double().tolist(), keys.double().tolist(), strict=True)
+    sums = [
+        [[sum((a - b) ** 2 for a, b in zip(x, y, strict=True)) for y in ks] for x in qs]
+        for qs, ks in pairs
+    ]
+    textbook = torch.tensor(sums, dtype=torch.float64)
+    for squared in (squared_distance(queries, keys), squared_distance_by_axis(queries, keys)):
+        assert squared.dtype == torch.float32
+        torch.testing.assert_close(squared.double(), textbook, rtol=1e-6, atol=1e-7)

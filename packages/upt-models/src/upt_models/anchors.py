@@ -12,6 +12,8 @@ head can still widen to global attention.
 import torch
 from torch import Tensor, nn
 
+from upt_models.geometry import squared_distance
+
 
 def anchor_points(num_tokens: int, coord_dim: int) -> Tensor:
     """`num_tokens` well-spread points (num_tokens, coord_dim) in [0, 1)^coord_dim: the first
@@ -30,8 +32,6 @@ class DistanceBias(nn.Module):
 
     def forward(self, query_points: Tensor, key_points: Tensor) -> Tensor:
         """query_points (B | 1, Q, d), key_points (B | 1, K, d) -> bias (B, heads, Q, K)."""
-        squared = torch.cdist(
-            query_points.float(), key_points.float(), compute_mode="donot_use_mm_for_euclid_dist"
-        ).square()
+        squared = squared_distance(query_points, key_points)
         scale = (-2.0 * self.log_width).exp() / 2.0
         return -squared[:, None] * scale[None, :, None, None]

@@ -37,6 +37,28 @@ def displacement(to: Tensor, origin: Tensor, periodic: bool) -> Tensor:
     return delta - delta.round() if periodic else delta
 
 
+def squared_distance(queries: Tensor, keys: Tensor) -> Tensor:
+    """|q - k|^2 of every pair, queries (B, Q, d), keys (B, K, d) -> (B, Q, K) float32, from the
+    differences (no |q|^2 - 2 q.k + |k|^2 cancellation).
+
+    On the CPU through `torch.cdist`; elsewhere one axis at a time, since CUDA's cdist kernel
+    reduces each pair with a thread block of its own and took most of a perceiver encode's time
+    (benchmarks/profile_step.py on an H200, packages/upt-train/README.md).
+    """
+    queries, keys = queries.float(), keys.float()
+    if queries.device.type == "cpu":
+        return torch.cdist(queries, keys, compute_mode="donot_use_mm_for_euclid_dist").square()
+    return squared_distance_by_axis(queries, keys)
+
+
+def squared_distance_by_axis(queries: Tensor, keys: Tensor) -> Tensor:
+    """`squared_distance`, summed one axis at a time: O(B Q K) memory."""
+    squared = queries.new_zeros(queries.shape[0], queries.shape[1], keys.shape[1])
+    for axis in range(queries.shape[-1]):
+        squared += (keys[:, None, :, axis] - queries[:, :, None, axis]).square()
+    return squared
+
+
 def smallest_first(values: Tensor, k: int) -> Tensor:
     """Indices of the min(k, n) smallest of non-negative float32 `values` (..., n) along the
     last axis, ascending, ties to the lower index: the first k of a stable sort, found by topk

@@ -8,6 +8,8 @@ dense, (B, S, K) neighbour indices with a validity mask, so every shape is stati
 import torch
 from torch import Tensor
 
+from upt_models.geometry import squared_distance
+
 
 def morton_code(coords: Tensor, mask: Tensor) -> Tensor:
     """Z-order (Morton) code (B, N) int64 of each point within its cloud's bounding box.
@@ -82,11 +84,10 @@ def neighbour_graph(
     """
     coords = coords.float()
     centres = coords.gather(1, supernode_index[..., None].expand(-1, -1, coords.shape[-1]))
-    distance = torch.cdist(centres, coords, compute_mode="donot_use_mm_for_euclid_dist")
-    distance = distance.masked_fill(~mask[:, None, :], torch.inf)
+    squared = squared_distance(centres, coords).masked_fill(~mask[:, None, :], torch.inf)
     k = min(max_neighbours, coords.shape[1])
-    nearest, index = distance.topk(k, dim=2, largest=False)
+    nearest, index = squared.topk(k, dim=2, largest=False)
     valid = nearest.isfinite() & supernode_valid[..., None]
     if radius is not None:
-        valid &= nearest <= radius
+        valid &= nearest <= radius**2
     return index, valid
