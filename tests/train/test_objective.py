@@ -178,3 +178,20 @@ def test_a_term_weighted_zero_is_skipped_without_changing_the_others_sample(batc
     assert encoding_only["inv_dec"] == 0
     torch.testing.assert_close(decoding_only["inv_dec"], both["inv_dec"])
     torch.testing.assert_close(encoding_only["inv_enc"], both["inv_enc"])
+
+
+def test_the_compiled_objective_gives_the_eager_losses_and_gradients(batch: Batch) -> None:
+    # `training.compile` wraps the objective in torch.compile; the eager backend traces it as
+    # inductor would (the inverse losses' seeding runs outside the graph) without code generation
+    eager = objective()
+    torch._dynamo.reset()
+    compiled = torch.compile(objective(), backend="eager")
+    expected, actual = eager(batch), compiled(batch)
+    for term in expected:
+        torch.testing.assert_close(actual[term], expected[term])
+    expected["total"].backward()
+    actual["total"].backward()
+    for (name, p), q in zip(
+        eager.model.named_parameters(), compiled.model.parameters(), strict=True
+    ):
+        torch.testing.assert_close(q.grad, p.grad, msg=name)

@@ -21,6 +21,8 @@ def derive_seed(base: int, purpose: str, *parts: int) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1)
 
 
+@torch.compiler.disable
 def generator(base: int, purpose: str, *parts: int) -> torch.Generator:
-    """A CPU torch.Generator seeded with `derive_seed(base, purpose, *parts)`."""
+    """A CPU torch.Generator seeded with `derive_seed(base, purpose, *parts)` (outside any
+    compiled graph: NumPy's SeedSequence does not trace)."""
     return torch.Generator().manual_seed(derive_seed(base, purpose, *parts))
