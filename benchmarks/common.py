@@ -100,11 +100,14 @@ def periodic_model(config: RunConfig, biased: bool = True) -> UPT:
 def training_step(
     config: RunConfig, device: torch.device, model: UPT | None = None
 ) -> Callable[[], None]:
-    """One optimizer step through upt-train's own `train_step` (autocast on CUDA) of `model`
-    (default: the model the config builds for periodic 1D Burgers data)."""
+    """One optimizer step through upt-train's own `train_step` (autocast on CUDA; the objective
+    compiled under `training.compile`) of `model` (default: the model the config builds for
+    periodic 1D Burgers data)."""
     settings = config.training
     model = (periodic_model(config) if model is None else model).to(device)
     objective = UPTObjective(model, settings)
+    if settings.compile:
+        objective = torch.compile(objective)
     optimizer = make_optimizer(model, settings.lr, settings.weight_decay)
     batch = synthetic_batch(config, device)
     autocast = torch.bfloat16 if settings.amp and device.type == "cuda" else None
@@ -143,10 +146,27 @@ def interleaved_seconds(steps: dict[str, Callable[[], object]], repeats: int) ->
     return {label: statistics.median(values) for label, values in times.items()}
 
 
-def matmul_rate(size: int = 1024, repeats: int = 10) -> float:
-    """Measured fp32 FLOP/s of a (size x size) @ (size x size) product on the current threads."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / median_seconds(lambda: a @ b, repeats)
+def matmul_rate(
+    size: int = 1024,
+    repeats: int = 10,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> float:
+    """Measured FLOP/s of a (size x size) @ (size x size) product of `dtype` on `device` (default
+    the CPU, on the current threads)."""
+    device = torch.device("cpu") if device is None else device
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    return 2 * size**3 / median_seconds(synchronized(lambda: a @ b, device), repeats)
+
+
+def synchronized(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
+    """`fn`, then a wait for the device to finish it (a no-op on the CPU)."""
+
+    def run() -> None:
+        fn()
+        synchronize(device)
+
+    return run
 
 
 def step_flops(step: Callable[[], object]) -> int:

@@ -4,25 +4,30 @@ the step's model FLOP utilisation (MFU).
     OMP_NUM_THREADS=1 uv run python -m benchmarks.profile_step                    # CPU default
     OMP_NUM_THREADS=1 uv run python -m benchmarks.profile_step --config burgers_upt_losses
     OMP_NUM_THREADS=1 uv run python -m benchmarks.profile_step --preset upt-17m --bias-only
+    uv run python -m benchmarks.profile_step --config burgers_upt_losses --device cuda
 
 Everything runs on one Burgers-shaped batch of the config's shapes (`common.synthetic_batch`)
 with the config's model and inverse-loss settings. Each phase of the objective runs on its own
 (inputs detached, then differentiated), forward alone and forward + backward, median of
 `--repeats`; whole steps go through upt-train's `train_step`, golden and inverse losses
-interleaved, so their ratio is measured in one run. MFU = the step's matmul and attention FLOPs
-(torch's FlopCounterMode, forward + backward) / its time / the measured fp32 matmul rate on the
-same threads. The bias ratio is the step time with the attention biases (the grid latent's
-relative position bias; the perceiver latent's anchor distance bias) over the same step with
+interleaved, so their ratio is measured in one run (`--compile`: each step's objective through
+torch.compile, as `training.compile` trains). MFU = the step's matmul and attention FLOPs
+(torch's FlopCounterMode, forward + backward) / its time / the measured matmul rate: fp32 on the
+CPU's threads; on CUDA bf16 when the config trains under autocast (`training.amp`), else fp32.
+The bias ratio is the step time with the attention biases (the grid latent's relative position
+bias; the perceiver latent's anchor distance bias) over the same step with
 them switched off.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
+from torch.profiler import ProfilerActivity, profile
 
 from upt_losses.sampling import gather_points, sample_query_indices
 from upt_models import UPT
@@ -35,15 +40,18 @@ from .common import (
     periodic_model,
     step_config,
     step_flops,
+    synchronized,
     synthetic_batch,
     training_step,
 )
 
 
-def phases(model: UPT, config: RunConfig) -> list[tuple[str, int, Callable[[], Tensor]]]:
+def phases(
+    model: UPT, config: RunConfig, device: torch.device
+) -> list[tuple[str, int, Callable[[], Tensor]]]:
     """(name, calls per step, forward) for each part of the objective, on detached inputs."""
     settings = config.training
-    batch = synthetic_batch(config, torch.device("cpu"))
+    batch = synthetic_batch(config, device)
 
     cond = batch.cond if model.config.num_cond_scalars else None
     codec = cond if model.config.condition_codec else None
@@ -84,23 +92,42 @@ def phases(model: UPT, config: RunConfig) -> list[tuple[str, int, Callable[[], T
     ]
 
 
-def forward_backward(forward: Callable[[], Tensor]) -> Callable[[], None]:
+def autocast(config: RunConfig, device: torch.device) -> torch.autocast:
+    """The autocast `train_step` runs the forward under: bf16 on CUDA with `training.amp`."""
+    enabled = config.training.amp and device.type == "cuda"
+    return torch.autocast(device.type, torch.bfloat16, enabled=enabled)
+
+
+def forward_backward(forward: Callable[[], Tensor], amp: torch.autocast) -> Callable[[], None]:
     def run() -> None:
-        out = forward()
+        with amp:
+            out = forward()
         out.backward(torch.ones_like(out))
 
     return run
 
 
-def passes_table(model: UPT, config: RunConfig, repeats: int, inverse_ms: float) -> str:
+def forward_only(forward: Callable[[], Tensor], amp: torch.autocast) -> Callable[[], None]:
+    def run() -> None:
+        with amp:
+            forward()
+
+    return run
+
+
+def passes_table(
+    model: UPT, config: RunConfig, device: torch.device, repeats: int, inverse_ms: float
+) -> str:
     rows = [
         "| pass (on its own) | calls per step | forward (ms) | backward (ms) | per step (ms) "
         "| vs. the inverse-loss step |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, calls, forward in phases(model, config):
-        forward_ms = 1e3 * median_seconds(forward, repeats)
-        both_ms = 1e3 * median_seconds(forward_backward(forward), repeats)
+    amp = autocast(config, device)
+    for name, calls, forward in phases(model.to(device), config, device):
+        forward_ms = 1e3 * median_seconds(synchronized(forward_only(forward, amp), device), repeats)
+        both = synchronized(forward_backward(forward, amp), device)
+        both_ms = 1e3 * median_seconds(both, repeats)
         rows.append(
             f"| {name} | {calls} | {forward_ms:.1f} | {both_ms - forward_ms:.1f} | "
             f"{calls * both_ms:.1f} | {calls * both_ms / inverse_ms:.0%} |"
@@ -118,17 +145,60 @@ def steps_table(step_ms: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
+def trace_table(step: Callable[[], None], device: torch.device, rows: int = 15) -> str:
+    """The ops that take most of three steps' time (self time on the device on CUDA, else on
+    the CPU), by torch.profiler, and the kernels launched per step."""
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    step()
+    with profile(activities=activities) as profiler:
+        for _ in range(3):
+            step()
+    events = profiler.key_averages()
+    launches = sum(e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel"))
+    sort = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return f"kernel launches per step: {launches / 3:.0f}\n" + events.table(
+        sort_by=sort, row_limit=rows
+    )
+
+
+def where(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"the CPU, {torch.get_num_threads()} thread(s)"
+
+
+def reference_rate(config: RunConfig, device: torch.device) -> float:
+    """The matmul rate MFU is measured against (printed): fp32 1024^3 on the CPU; on CUDA a
+    8192^3 product in bf16 under `training.amp`, else in fp32."""
+    if device.type == "cpu":
+        size, dtype = 1024, torch.float32
+    else:
+        size, dtype = 8192, torch.bfloat16 if config.training.amp else torch.float32
+    rate = matmul_rate(size, device=device, dtype=dtype)
+    name = str(dtype).removeprefix("torch.")
+    print(f"{name} matmul rate ({size}^3): {rate / 1e12:.3f} TFLOP/s")
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="burgers")
     parser.add_argument("--preset", default=None, help="another model size on the same shapes")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--bias-only", action="store_true", help="only the bias ratio and MFU")
+    parser.add_argument(
+        "--compile", action="store_true", help="steps through torch.compile (training.compile)"
+    )
+    parser.add_argument("--trace", action="store_true", help="also the top ops of a step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cpu = torch.device("cpu")
+    device = torch.device(args.device)
     overrides = () if args.preset is None else (f"model.preset={args.preset}",)
+    overrides += (f"training.compile={str(args.compile).lower()}",)
     configs = {
         label: step_config(label, "cpu", overrides, base=args.config)
         for label in ("golden", "inverse losses")
@@ -138,34 +208,38 @@ def main() -> None:
     settings = config.training
     print(
         f"{args.config}, {config.model.preset} ({sum(p.numel() for p in model.parameters()):,} "
-        f"parameters), batch {settings.batch_size}, {args.threads} thread(s), inverse-loss "
-        f"query points {settings.inv_enc_query_points} / {settings.inv_dec_query_points}"
+        f"parameters), batch {settings.batch_size}, inverse-loss query points "
+        f"{settings.inv_enc_query_points} / {settings.inv_dec_query_points}, on {where(device)}"
     )
-    rate = matmul_rate()
-    print(f"fp32 matmul rate (1024^3): {rate / 1e9:.1f} GFLOP/s")
-    steps = {label: training_step(c, cpu) for label, c in configs.items()}
+    rate = reference_rate(config, device)
+    steps = {label: training_step(c, device) for label, c in configs.items()}
     if not args.bias_only:  # each term alone: the other weighted 0 is not computed
         for label, off in (("inverse encoding only", "dec"), ("inverse decoding only", "enc")):
             alone = (*overrides, f"training.lambda_inv_{off}=0")
             steps[label] = training_step(
-                step_config("inverse losses", "cpu", alone, base=args.config), cpu
+                step_config("inverse losses", "cpu", alone, base=args.config), device
             )
     steps["golden, no attention bias"] = training_step(
-        configs["golden"], cpu, periodic_model(configs["golden"], biased=False)
+        configs["golden"], device, periodic_model(configs["golden"], biased=False)
     )
     step_ms = {k: 1e3 * v for k, v in interleaved_seconds(steps, args.repeats).items()}
     print(steps_table(step_ms))
     print(f"inverse-loss overhead: {step_ms['inverse losses'] / step_ms['golden']:.3f}x")
     print(f"attention bias cost: {step_ms['golden'] / step_ms['golden, no attention bias']:.3f}x")
     for label in ("golden", "inverse losses"):
-        flops = step_flops(training_step(configs[label], cpu))
+        eager = dataclasses.replace(
+            configs[label], training=dataclasses.replace(configs[label].training, compile=False)
+        )
+        flops = step_flops(training_step(eager, device))
         achieved = flops / (step_ms[label] / 1e3)
         print(
             f"MFU, {label}: {flops / 1e9:.2f} GFLOP per step, {achieved / 1e9:.1f} GFLOP/s, "
             f"{achieved / rate:.0%} of the matmul rate"
         )
+    if args.trace:
+        print(trace_table(steps["inverse losses"], device))
     if not args.bias_only:
-        print(passes_table(model, config, args.repeats, step_ms["inverse losses"]))
+        print(passes_table(model, config, device, args.repeats, step_ms["inverse losses"]))
 
 
 if __name__ == "__main__":

@@ -93,16 +93,26 @@ def _golden(preset: str):
     return step_config("golden", "cpu", (f"model.preset={preset}",))
 
 
-def track_attention_bias_cost(preset):
-    """Golden step time with the attention biases / without them (interleaved, one thread): the
-    grid latent's relative position bias (tiny) or the anchored perceiver latent (upt-17m)."""
-    config, cpu = _golden(preset), require_device("cpu")
+def _bias_cost(config, device: torch.device) -> float:
     steps = {
-        "biased": training_step(config, cpu),
-        "unbiased": training_step(config, cpu, periodic_model(config, biased=False)),
+        "biased": training_step(config, device),
+        "unbiased": training_step(config, device, periodic_model(config, biased=False)),
     }
     seconds = interleaved_seconds(steps, repeats=5)
     return seconds["biased"] / seconds["unbiased"]
+
+
+def _mfu(config, device: torch.device, rate: float) -> float:
+    step = training_step(config, device)
+    flops = step_flops(step)
+    seconds = interleaved_seconds({"step": step}, repeats=5)["step"]
+    return flops / seconds / rate
+
+
+def track_attention_bias_cost(preset):
+    """Golden step time with the attention biases / without them (interleaved, one thread): the
+    grid latent's relative position bias (tiny) or the anchored perceiver latent (upt-17m)."""
+    return _bias_cost(_golden(preset), require_device("cpu"))
 
 
 track_attention_bias_cost.setup = lambda preset: require_device("cpu")
@@ -115,11 +125,7 @@ track_attention_bias_cost.timeout = 600
 def track_mfu(preset):
     """Model FLOP utilisation of a golden training step on one thread: its counted FLOPs
     (FlopCounterMode, forward + backward) per second over the measured fp32 matmul rate."""
-    config, cpu = _golden(preset), require_device("cpu")
-    step = training_step(config, cpu)
-    flops = step_flops(step)
-    seconds = interleaved_seconds({"step": step}, repeats=5)["step"]
-    return flops / seconds / matmul_rate()
+    return _mfu(_golden(preset), require_device("cpu"), matmul_rate())
 
 
 track_mfu.setup = lambda preset: require_device("cpu")
@@ -127,3 +133,35 @@ track_mfu.params = CPU_PRESETS
 track_mfu.param_names = ["preset"]
 track_mfu.unit = "fraction of the fp32 matmul rate"
 track_mfu.timeout = 600
+
+
+# On CUDA: the golden GPU config's model (grid-8m) and the anchored perceiver on its shapes.
+CUDA_PRESETS = ["grid-8m", "upt-17m"]
+
+
+def _cuda_golden(preset: str):
+    return step_config("golden", "cuda", (f"model.preset={preset}",))
+
+
+def track_cuda_attention_bias_cost(preset):
+    """`track_attention_bias_cost` on the GPU configs (bf16 autocast)."""
+    return _bias_cost(_cuda_golden(preset), require_device("cuda"))
+
+
+track_cuda_attention_bias_cost.setup = lambda preset: require_device("cuda")
+track_cuda_attention_bias_cost.params = CUDA_PRESETS
+track_cuda_attention_bias_cost.param_names = ["preset"]
+track_cuda_attention_bias_cost.unit = "ratio"
+
+
+def track_cuda_mfu(preset):
+    """MFU of a golden step of the GPU configs (bf16 autocast) over the measured rate of a
+    bf16 8192^3 matmul on the same GPU."""
+    cuda = require_device("cuda")
+    return _mfu(_cuda_golden(preset), cuda, matmul_rate(8192, device=cuda, dtype=torch.bfloat16))
+
+
+track_cuda_mfu.setup = lambda preset: require_device("cuda")
+track_cuda_mfu.params = CUDA_PRESETS
+track_cuda_mfu.param_names = ["preset"]
+track_cuda_mfu.unit = "fraction of the bf16 matmul rate"
