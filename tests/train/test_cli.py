@@ -178,6 +178,32 @@ def test_resume_reaches_the_same_weights_as_a_straight_run(
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_stop_between_the_last_checkpoints_two_files_resumes_to_the_same_weights(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(straight)]) == 0
+    writes = []
+
+    def stopping(write):
+        def write_then_maybe_stop(*args, **kwargs):
+            write(*args, **kwargs)
+            writes.append(write.__name__)
+            if len(writes) == 3:  # the first file of the last checkpoint (step 6 of 6)
+                raise KeyboardInterrupt
+
+        return write_then_maybe_stop
+
+    for name in ("save_model", "save_training_state"):
+        monkeypatch.setattr(upt_train.loop, name, stopping(getattr(upt_train.loop, name)))
+    assert main(["burgers_quick", *overrides(store), "--run-dir", str(interrupted)]) == 130
+    monkeypatch.undo()
+    assert main(["--resume", str(interrupted)]) == 0
+
+    first, second = (load_file(d / "model.safetensors") for d in (straight, interrupted))
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_non_finite_loss_stops_with_the_last_checkpoint_intact(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -207,9 +207,12 @@ def train(
             with clock.paused():
                 if on_checkpoint is not None:
                     on_checkpoint()
+                # the weights first: a kill between the two writes leaves the state of the last
+                # checkpoint, from which a resume rewrites the weights (the other way round, a
+                # kill after the final state would leave the previous checkpoint's weights)
+                save_model(model, run_dir / MODEL_FILE)
                 state = TrainingState(done, rng_states(world.device), {"run": config.name})
                 save_training_state(run_dir / STATE_FILE, model, optimizer, state)
-                save_model(model, run_dir / MODEL_FILE)
     bar.close()
     return model
 
