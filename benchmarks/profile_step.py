@@ -74,11 +74,11 @@ def phases(
         batch.coords, settings.inv_enc_query_points, generator=generator
     )
     dec_index, _ = sample_query_indices(
-        batch.coords, settings.inv_dec_query_points, generator=generator
+        batch.query_coords, settings.inv_dec_query_points, generator=generator
     )
     enc_coords, dec_coords = (
         gather_points(batch.coords, enc_index),
-        gather_points(batch.coords, dec_index),
+        gather_points(batch.query_coords, dec_index),
     )
     decoded = leaf(decode(next_latent, dec_coords))
     unroll = settings.unroll_steps
@@ -193,12 +193,15 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="steps through torch.compile (training.compile)"
     )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override"
+    )
     parser.add_argument("--trace", action="store_true", help="also the top ops of a step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     overrides = () if args.preset is None else (f"model.preset={args.preset}",)
-    overrides += (f"training.compile={str(args.compile).lower()}",)
+    overrides += (f"training.compile={str(args.compile).lower()}", *args.set)
     configs = {
         label: step_config(label, "cpu", overrides, base=args.config)
         for label in ("golden", "inverse losses")

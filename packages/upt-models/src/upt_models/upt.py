@@ -178,6 +178,7 @@ class UPT(nn.Module):
         else:
             self._build_perceiver(config, latent_dim, cond_dim, codec_cond_dim)
         self.latent_norm = nn.LayerNorm(latent_dim, eps=1e-6, elementwise_affine=False)
+        self.shared_decodes = SharedGeometry()
 
     def _build_grid(
         self, config: UPTConfig, latent_dim: int, cond_dim: int | None, codec_cond: int | None
@@ -215,9 +216,9 @@ class UPT(nn.Module):
         """Within the block, what depends only on points and parameters is computed once:
         encodes and decodes at the same coordinate tensors (the same objects) share their
         neighbour search and kernel weights, decodes of the same latent share its decoder
-        blocks, and each relative position bias is computed once (grid latent; the perceiver
-        latent computes as before). For one training step: what is
-        kept holds its graph."""
+        blocks, a decode of the same latent at the same query tensor (and cond) is the same
+        output, and each relative position bias is computed once (the grid latent's). For one
+        training step: what is kept holds its graph."""
         memos = [
             value
             for module in self.modules()
@@ -295,8 +296,12 @@ class UPT(nn.Module):
         _check_shape(
             "query_coords", query_coords, (b, None, d), f"batch={b}, queries, coord_dim={d}"
         )
-        condition = self._condition(cond, b, self.config.condition_codec)
-        return self.decoder(latent, query_coords, condition)
+        return self.shared_decodes.get(
+            (latent, query_coords, cond),
+            lambda: self.decoder(
+                latent, query_coords, self._condition(cond, b, self.config.condition_codec)
+            ),
+        )
 
     def forward(
         self,

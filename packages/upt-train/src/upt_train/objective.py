@@ -34,7 +34,9 @@ class UPTObjective(nn.Module):
     "next_step": encode the input frame, step the latent K = batch.target.shape[1] times, decode
     every step at the query points; the mean over the K steps of `training.loss`. "inv_enc" and
     "inv_dec" (when `training.use_upt_inverse_losses`): UPT's inverse encoding loss on the input
-    frame's latent and inverse decoding loss on the first stepped latent. "latent" (when
+    frame's latent (sampled among the input points) and inverse decoding loss on the first
+    stepped latent (sampled among the query points, so that with every query point its decode is
+    the next-step loss's own, computed once). "latent" (when
     `training.lambda_latent` > 0): the first stepped latent against the encoding of the true
     next frame at the query points (no gradient through that target), so that latent steps stay
     on the encoder's manifold.
@@ -110,10 +112,10 @@ class UPTObjective(nn.Module):
                 next_latent,
                 decode,
                 encode,
-                batch.coords,
+                batch.query_coords,
                 num_query_points=config.inv_dec_query_points,
                 weight=config.lambda_inv_dec,
-                mask=batch.mask,
+                mask=batch.query_mask,
                 generator=sampling,
                 detach_target=config.detach_inverse_decoding_target,
             )
