@@ -57,25 +57,27 @@ def step_config(
 
 def synthetic_batch(config: RunConfig, device: torch.device) -> Batch:
     """A batch of the config's shapes: Burgers-like sine fields on the training grid, K target
-    frames (K = training.unroll_steps)."""
+    frames (K = training.unroll_steps) at a sorted random subset of the points (all of them:
+    the coords tensor itself, as upt-train's collate gives it)."""
     data, size = config.data, config.training.batch_size
     points = data.train_resolution or data.resolution
     queries = min(data.query_points or points, points)
     steps = config.training.unroll_steps
     generator = torch.Generator().manual_seed(0)
-    coords = ((torch.arange(points) + 0.5) / points).reshape(1, points, 1).expand(size, -1, -1)
+    coords = ((torch.arange(points) + 0.5) / points).reshape(1, points, 1).repeat(size, 1, 1)
     phase = 2 * math.pi * torch.rand(size, 1, 1, generator=generator)
     fields = torch.sin(2 * math.pi * coords + phase)
     order = torch.stack(
-        [torch.randperm(points, generator=generator)[:queries] for _ in range(size)]
+        [torch.randperm(points, generator=generator)[:queries].sort().values for _ in range(size)]
     )
-    query_coords = torch.gather(coords, 1, order[..., None])
+    # every point queried: the same tensor, as upt-train's collate gives it
+    query_coords = coords if queries == points else torch.gather(coords, 1, order[..., None])
     target = torch.stack(
         [torch.sin(2 * math.pi * query_coords + phase + 0.01 * k) for k in range(1, steps + 1)],
         dim=1,
     )
     cond = torch.tensor([[0.01, data.viscosity]]).expand(size, -1)
-    batch = Batch(fields, coords.contiguous(), query_coords, target, cond=cond, seed=0)
+    batch = Batch(fields, coords, query_coords, target, cond=cond, seed=0)
     return batch.to(device)
 
 

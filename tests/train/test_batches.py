@@ -73,3 +73,24 @@ def test_zero_and_two_loader_workers_give_identical_batches(tmp_path) -> None:
     for a, b in zip(serial[6:], resumed, strict=True):
         torch.testing.assert_close(a.coords, b.coords, rtol=0, atol=0)
     assert not torch.equal(serial[0].coords, serial[2].coords)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_queries_at_every_input_point_are_the_input_tensors_on_any_device(
+    tmp_path, workers: int
+) -> None:
+    """Query points that are the input points come as the coords tensor itself, also through
+    loader workers and after moving the batch; a subset of them does not."""
+    overrides = [f"data.store={tmp_path / 'store.zarr'}", f"data.num_workers={workers}"]
+    config = load_config("burgers_quick", [*overrides, "data.query_points=null"])
+    generate_burgers_store(config.data.store, data_spec(config.data), progress=False)
+    store = FieldStore.open(config.data.store)
+    batch = next(TrainingData(config, store).batches(0, 1))
+    assert batch.query_coords is batch.coords
+    moved = batch.to(torch.device("meta"))
+    assert moved.query_coords is moved.coords
+    assert moved.fields is not moved.coords
+    subset = load_config("burgers_quick", [*overrides, "data.query_points=5"])
+    batch = next(TrainingData(subset, store).batches(0, 1))
+    assert batch.query_coords is not batch.coords
+    assert batch.query_coords.shape[1] == 5

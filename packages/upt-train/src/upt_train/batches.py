@@ -30,7 +30,9 @@ class Batch:
     or None when every cloud is complete. query_coords (B, Q, d), query_mask (B, Q) or None, and
     target (B, K, Q, C): the next K frames at the query points. cond (B, S): scalars for a
     conditioned model (ignored by an unconditioned one), or None. `seed` drives the objective's
-    own sampling (the inverse losses' query points).
+    own sampling (the inverse losses' query points). When the query points are the input points,
+    query_coords and query_mask are coords and mask themselves (the same tensors, on any device),
+    so the model's shared geometry sees one point set.
     """
 
     fields: Tensor
@@ -43,12 +45,20 @@ class Batch:
     seed: int = 0
 
     def to(self, device: torch.device) -> Batch:
-        moved = {
-            f.name: value.to(device, non_blocking=True)
-            for f in dataclasses.fields(self)
-            if isinstance(value := getattr(self, f.name), Tensor)
-        }
-        return dataclasses.replace(self, **moved)
+        """The batch on `device`; a tensor held by two fields is moved once, for both."""
+        moved: dict[int, Tensor] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Tensor) and id(value) not in moved:
+                moved[id(value)] = value.to(device, non_blocking=True)
+        return dataclasses.replace(
+            self,
+            **{
+                f.name: moved[id(value)]
+                for f in dataclasses.fields(self)
+                if isinstance(value := getattr(self, f.name), Tensor)
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,15 @@ def _padded(tensors: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
     return pad_sequence(list(tensors), batch_first=True), mask
 
 
+def _same_points(
+    coords: Tensor, mask: Tensor | None, query_coords: Tensor, query_mask: Tensor | None
+) -> bool:
+    if (mask is None) != (query_mask is None):
+        return False
+    masks_equal = mask is None or torch.equal(mask, query_mask)
+    return masks_equal and torch.equal(coords, query_coords)
+
+
 def conditioning(dt: Tensor, viscosity: Tensor) -> Tensor:
     """The scalars a conditioned model sees: (step size, viscosity), (B, 2)."""
     return torch.stack([dt.float(), viscosity.float()], dim=-1)
@@ -147,6 +166,8 @@ def collate(items: Sequence[dict[str, Any]]) -> Batch:
     fields, mask = _padded([item["fields_orig"] for item in items])
     coords, _ = _padded([item["coords"] for item in items])
     query_coords, query_mask = _padded([item["query_coords"] for item in items])
+    if _same_points(coords, mask, query_coords, query_mask):
+        query_coords, query_mask = coords, mask
     targets = [item["target"].transpose(0, 1) for item in items]  # (q, K, C) per item
     target, _ = _padded(targets)
     dt, viscosity = (
