@@ -46,18 +46,17 @@ class Batch:
 
     def to(self, device: torch.device) -> Batch:
         """The batch on `device`; a tensor held by two fields is moved once, for both."""
+        tensors = {
+            f.name: value
+            for f in dataclasses.fields(self)
+            if isinstance(value := getattr(self, f.name), Tensor)
+        }
         moved: dict[int, Tensor] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Tensor) and id(value) not in moved:
+        for value in tensors.values():
+            if id(value) not in moved:
                 moved[id(value)] = value.to(device, non_blocking=True)
         return dataclasses.replace(
-            self,
-            **{
-                f.name: moved[id(value)]
-                for f in dataclasses.fields(self)
-                if isinstance(value := getattr(self, f.name), Tensor)
-            },
+            self, **{name: moved[id(value)] for name, value in tensors.items()}
         )
 
 
