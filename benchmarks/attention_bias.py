@@ -32,10 +32,6 @@ def offset_index(tokens: int) -> Tensor:
     return (cells[:, None] - cells[None, :]).remainder(tokens)
 
 
-def sdpa(q: Tensor, k: Tensor, v: Tensor, bias: Callable[[], Tensor | None]) -> Tensor:
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias())
-
-
 def flex(q: Tensor, k: Tensor, v: Tensor, table: Tensor, index: Tensor) -> Callable[[], Tensor]:
     from torch.nn.attention.flex_attention import flex_attention
 
@@ -57,10 +53,14 @@ def timings(
     )
     table = torch.randn(heads, tokens, device=device, dtype=dtype, requires_grad=True)
     index = offset_index(tokens).to(device)
+
+    def sdpa(bias: Tensor | None = None) -> Tensor:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
     variants: dict[str, Callable[[], Tensor]] = {
-        "no bias": lambda: sdpa(q, k, v, lambda: None),
-        "constant bias": lambda: sdpa(q, k, v, lambda: table.detach()[:, index][None]),
-        "learned bias": lambda: sdpa(q, k, v, lambda: table[:, index][None]),
+        "no bias": sdpa,
+        "constant bias": lambda: sdpa(table.detach()[:, index][None]),
+        "learned bias": lambda: sdpa(table[:, index][None]),
     }
     if device.type == "cuda":
         variants["learned bias, FlexAttention"] = flex(q, k, v, table, index)

@@ -202,6 +202,7 @@ def main() -> None:
     device = torch.device(args.device)
     overrides = () if args.preset is None else (f"model.preset={args.preset}",)
     overrides += (f"training.compile={str(args.compile).lower()}", *args.set)
+    # `--config` with the inverse losses off / on, whatever the device ("cpu" selects that form)
     configs = {
         label: step_config(label, "cpu", overrides, base=args.config)
         for label in ("golden", "inverse losses")

@@ -5,8 +5,6 @@ CUDA, the golden GPU config (upt-8m, configs/burgers_golden.yaml) against
 configs/burgers_upt_losses.yaml. CUDA cases are skipped on a machine without a GPU.
 """
 
-import statistics
-import time
 from typing import ClassVar
 
 import torch
@@ -52,14 +50,8 @@ def track_inverse_loss_overhead(device):
     """Median step time with the inverse losses / median step time without (interleaved runs)."""
     device_ = require_device(device)
     steps = {label: training_step(step_config(label, device), device_) for label in LABELS}
-    times = {label: [] for label in LABELS}
-    for _ in range(6):
-        for label, step in steps.items():
-            started = time.perf_counter()
-            step()
-            times[label].append(time.perf_counter() - started)
-    golden, inverse = (statistics.median(times[label][1:]) for label in LABELS)
-    return inverse / golden
+    seconds = interleaved_seconds(steps, repeats=5)
+    return seconds["inverse losses"] / seconds["golden"]
 
 
 track_inverse_loss_overhead.setup = require_device

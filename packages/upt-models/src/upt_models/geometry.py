@@ -51,11 +51,14 @@ def squared_distance(queries: Tensor, keys: Tensor) -> Tensor:
     return squared_distance_by_axis(queries, keys)
 
 
-def squared_distance_by_axis(queries: Tensor, keys: Tensor) -> Tensor:
-    """`squared_distance`, summed one axis at a time: O(B Q K) memory."""
+def squared_distance_by_axis(queries: Tensor, keys: Tensor, periodic: bool = False) -> Tensor:
+    """`squared_distance` (to the nearest periodic image when `periodic`), summed one axis at a
+    time: O(B Q K) memory."""
+    queries, keys = queries.float(), keys.float()
     squared = queries.new_zeros(queries.shape[0], queries.shape[1], keys.shape[1])
     for axis in range(queries.shape[-1]):
-        squared += (keys[:, None, :, axis] - queries[:, :, None, axis]).square()
+        delta = displacement(keys[:, None, :, axis], queries[:, :, None, axis], periodic)
+        squared += delta.square()
     return squared
 
 
@@ -87,12 +90,7 @@ def nearest(
     keys in a canonical order give neighbours that do not depend on the order they came in.
     Memory is O(B Q K), accumulated one axis at a time.
     """
-    squared = torch.zeros(queries.shape[0], queries.shape[1], keys.shape[1], device=queries.device)
-    for axis in range(queries.shape[-1]):
-        delta = displacement(
-            keys[:, None, :, axis].float(), queries[:, :, None, axis].float(), periodic
-        )
-        squared += delta.square()
+    squared = squared_distance_by_axis(queries, keys, periodic)
     if key_mask is not None:
         squared = squared.masked_fill(~key_mask[:, None, :], torch.inf)
     index = smallest_first(squared, k)
