@@ -7,8 +7,10 @@ Self-attention of B x L tokens (H heads of C channels) at the grid latent's shap
 relative position bias as the model applies it (a (1, H, L, L) tensor gathered from a learned
 table of offsets), timed four ways, median of `--repeats`: no bias; the bias as a constant
 (`scaled_dot_product_attention` with an `attn_mask` that needs no gradient); the bias learned (the
-same, with a gradient: what training runs); and, where FlexAttention can train (CUDA here), the
-learned table read inside a compiled `score_mod`. Ratios are against no bias, in one run.
+same, with a gradient: what SDPA runs in training); the learned bias through the model's own
+`upt_models.attention.scaled_dot_product_attention` (on the CPU: written out a chunk of samples at
+a time; elsewhere SDPA); and, where FlexAttention can train (CUDA here), the learned table read
+inside a compiled `score_mod`. Ratios are against no bias, in one run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from upt_models.attention import scaled_dot_product_attention
 
 from .common import median_seconds, synchronized
 
@@ -61,6 +65,9 @@ def timings(
         "no bias": sdpa,
         "constant bias": lambda: sdpa(table.detach()[:, index][None]),
         "learned bias": lambda: sdpa(table[:, index][None]),
+        "learned bias, the model's path": lambda: scaled_dot_product_attention(
+            q, k, v, table[:, index][None]
+        ),
     }
     if device.type == "cuda":
         variants["learned bias, FlexAttention"] = flex(q, k, v, table, index)
