@@ -22,6 +22,7 @@ from upt_train import (
     RunConfig,
     UPTObjective,
     build_model,
+    keep_freed_host_memory,
     load_config,
     make_optimizer,
     synchronize,
@@ -106,6 +107,8 @@ def training_step(
     compiled under `training.compile`) of `model` (default: the model the config builds for
     periodic 1D Burgers data)."""
     settings = config.training
+    if device.type == "cpu":
+        keep_freed_host_memory()  # as upt-train's loop does
     model = (periodic_model(config) if model is None else model).to(device)
     objective = UPTObjective(model, settings)
     if settings.compile:

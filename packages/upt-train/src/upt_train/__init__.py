@@ -24,6 +24,7 @@ from upt_train.forecast import (
     Persistence,
     UPTForecaster,
 )
+from upt_train.host_memory import keep_freed_host_memory
 from upt_train.loop import build_model, data_geometry, make_optimizer, train
 from upt_train.losses import next_step_loss, relative_squared_error
 from upt_train.measure import peak_cuda_mib, peak_rss_mib, reset_peak, synchronize
@@ -80,6 +81,7 @@ __all__ = [
     "ensure_store",
     "evaluate",
     "evaluate_run",
+    "keep_freed_host_memory",
     "learning_rate",
     "load_config",
     "load_run_config",

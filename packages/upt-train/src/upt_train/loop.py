@@ -31,6 +31,7 @@ from upt_train.checkpointing import (
 from upt_train.config import ConfigError, RunConfig
 from upt_train.data import TrainingData
 from upt_train.distributed import Distributed
+from upt_train.host_memory import keep_freed_host_memory
 from upt_train.objective import UPTObjective
 from upt_train.report import read_metrics
 from upt_train.schedule import set_learning_rate
@@ -143,6 +144,8 @@ def train(
         learner = model, UPTObjective(model, settings)
     model, objective = learner
     model.to(world.device)
+    if world.device.type == "cpu":
+        keep_freed_host_memory()
     if settings.compile:
         objective = torch.compile(objective)
     if world.world_size > 1:
