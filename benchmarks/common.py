@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -101,14 +102,19 @@ def periodic_model(config: RunConfig, biased: bool = True) -> UPT:
 
 
 def training_step(
-    config: RunConfig, device: torch.device, model: UPT | None = None
+    config: RunConfig,
+    device: torch.device,
+    model: UPT | None = None,
+    keep_host_memory: bool = True,
 ) -> Callable[[], None]:
     """One optimizer step through upt-train's own `train_step` (autocast on CUDA; the objective
     compiled under `training.compile`) of `model` (default: the model the config builds for
-    periodic 1D Burgers data)."""
+    periodic 1D Burgers data). On the CPU freed host memory is kept for reuse, as upt-train's
+    loop keeps it, unless `keep_host_memory` is False (the setting is process-wide: leave it off
+    for every step of a comparison)."""
     settings = config.training
-    if device.type == "cpu":
-        keep_freed_host_memory()  # as upt-train's loop does
+    if device.type == "cpu" and keep_host_memory:
+        keep_freed_host_memory()
     model = (periodic_model(config) if model is None else model).to(device)
     objective = UPTObjective(model, settings)
     if settings.compile:
@@ -172,6 +178,14 @@ def synchronized(fn: Callable[[], object], device: torch.device) -> Callable[[],
         synchronize(device)
 
     return run
+
+
+def host_cost(step: Callable[[], object]) -> tuple[int, float]:
+    """The minor page faults and the kernel (system) seconds of one call of `step`."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    step()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime
 
 
 def step_flops(step: Callable[[], object]) -> int:

@@ -16,7 +16,9 @@ torch.compile, as `training.compile` trains). MFU = the step's matmul and attent
 CPU's threads; on CUDA bf16 when the config trains under autocast (`training.amp`), else fp32.
 The bias ratio is the step time with the attention biases (the grid latent's relative position
 bias; the perceiver latent's anchor distance bias) over the same step with
-them switched off.
+them switched off. On the CPU it also counts one step's page faults and kernel time: upt-train
+keeps freed host memory for reuse (`upt_train.keep_freed_host_memory`), and `--default-allocator`
+leaves glibc's malloc as it is, to see what that saves.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from upt_models import UPT
 from upt_train import RunConfig
 
 from .common import (
+    host_cost,
     interleaved_seconds,
     matmul_rate,
     median_seconds,
@@ -197,6 +200,11 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override"
     )
     parser.add_argument("--trace", action="store_true", help="also the top ops of a step")
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave glibc's malloc as it is (upt-train keeps freed host memory for reuse)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -216,25 +224,32 @@ def main() -> None:
         f"{settings.inv_enc_query_points} / {settings.inv_dec_query_points}, on {where(device)}"
     )
     rate = reference_rate(config, device)
-    steps = {label: training_step(c, device) for label, c in configs.items()}
+    keep = not args.default_allocator
+    steps = {label: training_step(c, device, keep_host_memory=keep) for label, c in configs.items()}
     if not args.bias_only:  # each term alone: the other weighted 0 is not computed
         for label, off in (("inverse encoding only", "dec"), ("inverse decoding only", "enc")):
             alone = (*overrides, f"training.lambda_inv_{off}=0")
             steps[label] = training_step(
-                step_config("inverse losses", "cpu", alone, base=args.config), device
+                step_config("inverse losses", "cpu", alone, base=args.config),
+                device,
+                keep_host_memory=keep,
             )
     steps["golden, no attention bias"] = training_step(
-        configs["golden"], device, periodic_model(configs["golden"], biased=False)
+        configs["golden"], device, periodic_model(configs["golden"], biased=False), keep
     )
     step_ms = {k: 1e3 * v for k, v in interleaved_seconds(steps, args.repeats).items()}
     print(steps_table(step_ms))
     print(f"inverse-loss overhead: {step_ms['inverse losses'] / step_ms['golden']:.3f}x")
     print(f"attention bias cost: {step_ms['golden'] / step_ms['golden, no attention bias']:.3f}x")
+    if device.type == "cpu":
+        for label in ("golden", "inverse losses"):
+            faults, kernel_seconds = host_cost(steps[label])
+            print(f"host, {label}: {faults:,} page faults, {kernel_seconds:.2f} s in the kernel")
     for label in ("golden", "inverse losses"):
         eager = dataclasses.replace(
             configs[label], training=dataclasses.replace(configs[label].training, compile=False)
         )
-        flops = step_flops(training_step(eager, device))
+        flops = step_flops(training_step(eager, device, keep_host_memory=keep))
         achieved = flops / (step_ms[label] / 1e3)
         print(
             f"MFU, {label}: {flops / 1e9:.2f} GFLOP per step, {achieved / 1e9:.1f} GFLOP/s, "

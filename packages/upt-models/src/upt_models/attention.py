@@ -40,7 +40,7 @@ def scaled_dot_product_attention(
 
 
 def _written_out(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
-    scores = torch.matmul(q, k.transpose(-1, -2)).mul_(q.shape[-1] ** -0.5).add_(bias)
+    scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-1, -2)).add_(bias)
     return torch.matmul(scores.softmax(dim=-1), v)
 
 
