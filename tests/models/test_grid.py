@@ -122,12 +122,16 @@ def test_relative_bias_sees_each_pair_by_its_offset_alone(
         torch.testing.assert_close(values[0, 0, :, i, j], values[0, 0, :, p, q])
 
 
-def test_pooling_is_the_mean_of_kernel_weighted_field_embeddings(small_config) -> None:
-    """Against a loop over each anchor's nearest points, written from the docstring's formula."""
+@pytest.mark.parametrize("num_points", [30, 120])
+def test_pooling_is_the_mean_of_kernel_weighted_field_embeddings(small_config, num_points) -> None:
+    """Against a loop over each anchor's nearest points, written from the docstring's formula;
+    with fewer and with more points than the 16 x 6 pooled slots (the encoder embeds the points
+    first, or the gathered slots)."""
     torch.manual_seed(0)
     model = UPT(small_config(latent="grid", coord_dim=2)).eval()
     encoder = model.encoder
-    fields, coords = torch.randn(1, 30, 2), torch.rand(1, 30, 2)
+    assert len(encoder.anchors) * encoder.config.max_neighbours == 96
+    fields, coords = torch.randn(1, num_points, 2), torch.rand(1, num_points, 2)
     captured = {}
     encoder.blocks[0].register_forward_pre_hook(lambda _, args: captured.update(x=args[0]))
     encoder(fields, coords)

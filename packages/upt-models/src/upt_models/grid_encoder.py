@@ -110,7 +110,13 @@ class GridEncoder(nn.Module):
         if mask is not None:
             fields = fields.masked_fill(~mask[..., None], 0.0)
         fields = fields.gather(1, repeat(order, "b n -> b n c", c=fields.shape[-1]))
-        messages = kernel * self.field_embed(gather_neighbours(fields, index))
+        # the embedding is pointwise: run it on the points or on the pooled slots, whichever
+        # are fewer (a point sits in about L k / N anchors' lists)
+        if fields.shape[1] < index[0].numel():
+            embedded = gather_neighbours(self.field_embed(fields), index)
+        else:
+            embedded = self.field_embed(gather_neighbours(fields, index))
+        messages = kernel * embedded
         x = (messages * weight).sum(dim=2) / weight.sum(dim=2).clamp(min=1.0)
         if self.position is not None:
             x = x + self.position(repeat(self.anchors, "l d -> b l d", b=x.shape[0]))
