@@ -23,9 +23,9 @@ def scaled_dot_product_attention(
 
     The CPU's fused kernels give no gradient for a bias, so with a bias that needs one,
     `F.scaled_dot_product_attention` falls back to a path that runs the whole (B, H, Q, K) score
-    tensor through each step of the softmax and its backward (costing 1.6-2.2x an unbiased call).
+    tensor through each step of the softmax and its backward (1.55-1.74x an unbiased call).
     There the attention is written out a chunk of samples at a time instead, which keeps each
-    chunk's scores in cache (1.05-1.4x; `benchmarks/attention_bias.py`). Elsewhere, and without
+    chunk's scores in cache (1.05-1.16x; `benchmarks/attention_bias.py`). Elsewhere, and without
     a gradient, SDPA runs as is.
     """
     learned = bias is not None and bias.requires_grad and torch.is_grad_enabled()
