@@ -235,7 +235,10 @@ def main() -> None:
                 keep_host_memory=keep,
             )
     steps["golden, no attention bias"] = training_step(
-        configs["golden"], device, periodic_model(configs["golden"], biased=False), keep
+        configs["golden"],
+        device,
+        periodic_model(configs["golden"], biased=False),
+        keep_host_memory=keep,
     )
     step_ms = {k: 1e3 * v for k, v in interleaved_seconds(steps, args.repeats).items()}
     print(steps_table(step_ms))
