@@ -90,6 +90,14 @@ def test_integers_are_accepted_for_floats_and_lists_for_tuples() -> None:
             "training.inv_enc_query_points: expected null or an integer >= 1",
         ),
         (
+            {"training": {"inv_loss_batch_fraction": 0}},
+            "training.inv_loss_batch_fraction: expected a number in (0, 1]; got 0",
+        ),
+        (
+            {"training": {"inv_loss_batch_fraction": 1.5}},
+            "training.inv_loss_batch_fraction: expected a number in (0, 1]; got 1.5",
+        ),
+        (
             {"training": {"batch_size": 6, "grad_accum_steps": 4}},
             "a multiple of training.grad_accum_steps",
         ),

@@ -10,14 +10,17 @@ from upt_models import UPT, preset
 from upt_train import Batch, TrainingConfig, UPTObjective, relative_squared_error
 
 
-def make_batch(steps: int = 1, seed: int = 1) -> Batch:
+def make_batch(steps: int = 1, seed: int = 1, size: int = 2, queries: int = 32) -> Batch:
+    """`size` samples of 64 points; the first `queries` of them are the query points (all 64:
+    the input points themselves, one tensor, as upt-train batches them)."""
     generator = torch.Generator().manual_seed(0)
-    coords = torch.rand(2, 64, 1, generator=generator)
-    target = torch.stack([torch.cos(6.28 * coords[:, :32] + k) for k in range(steps)], dim=1)
+    coords = torch.rand(size, 64, 1, generator=generator)
+    query_coords = coords if queries == 64 else coords[:, :queries]
+    target = torch.stack([torch.cos(6.28 * query_coords + k) for k in range(steps)], dim=1)
     return Batch(
         fields=torch.sin(6.28 * coords),
         coords=coords,
-        query_coords=coords[:, :32],
+        query_coords=query_coords,
         target=target,
         seed=seed,
     )
@@ -30,9 +33,8 @@ def batch() -> Batch:
 
 def objective(**overrides: object) -> UPTObjective:
     torch.manual_seed(0)
-    config = dataclasses.replace(
-        TrainingConfig(), inv_enc_query_points=16, inv_dec_query_points=16, **overrides
-    )
+    settings = {"inv_enc_query_points": 16, "inv_dec_query_points": 16} | overrides
+    config = dataclasses.replace(TrainingConfig(), **settings)
     return UPTObjective(UPT(preset("tiny", coord_dim=1, num_channels=1)), config)
 
 
@@ -130,16 +132,8 @@ def test_the_batch_seed_drives_the_inverse_losses_sampling() -> None:
     assert not torch.allclose(same[0], target(make_batch(seed=5))["inv_enc"])
 
 
-def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
-    """Two unrolled steps at the same queries and inverse decoding at every query point: the
-    readout is computed once per distinct query tensor, the first stepped latent is decoded at
-    the queries once for both the loss and inverse decoding, the pooling once per point set,
-    and the losses and gradients equal those of a step that recomputes everything."""
-    batch = make_batch(steps=2)
-    torch.manual_seed(0)
-    config = TrainingConfig(inv_enc_query_points=16, inv_dec_query_points=None, unroll_steps=2)
-    model = UPT(preset("tiny", coord_dim=1, num_channels=1))
-    shared = UPTObjective(model, config)
+def counted_geometry(model: UPT) -> dict[str, int]:
+    """Counts, live, the grid decoder's readouts and blocks and the grid encoder's poolings."""
     calls = {"readout": 0, "pooling": 0, "tokens": 0}
     for name, module in (
         ("readout", model.decoder),
@@ -153,6 +147,20 @@ def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
             return _original(*args)
 
         setattr(module, name, counted)
+    return calls
+
+
+def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
+    """Two unrolled steps at the same queries and inverse decoding at every query point: the
+    readout is computed once per distinct query tensor, the first stepped latent is decoded at
+    the queries once for both the loss and inverse decoding, the pooling once per point set,
+    and the losses and gradients equal those of a step that recomputes everything."""
+    batch = make_batch(steps=2)
+    torch.manual_seed(0)
+    config = TrainingConfig(inv_enc_query_points=16, inv_dec_query_points=None, unroll_steps=2)
+    model = UPT(preset("tiny", coord_dim=1, num_channels=1))
+    shared = UPTObjective(model, config)
+    calls = counted_geometry(model)
     losses = shared(batch)
     losses["total"].backward()
     # readout: the unrolled queries (inverse decoding's too), inverse encoding's sample;
@@ -170,6 +178,31 @@ def test_shared_geometry_changes_no_loss_or_gradient_and_is_reused() -> None:
     for name, parameter in model.named_parameters():
         if name in expected_grads:
             torch.testing.assert_close(parameter.grad, expected_grads[name])
+
+
+@pytest.mark.parametrize("inv_dec_query_points", [None, 16])
+def test_a_batch_fraction_computes_the_inverse_losses_on_the_first_samples(
+    inv_dec_query_points: int | None,
+) -> None:
+    """inv_loss_batch_fraction 0.5 of 4 samples: the inverse terms and their gradients are those
+    of the first 2 samples alone, and with every query point (here the input points) the
+    whole batch's geometry serves them: no pooling, readout or decoder blocks of their own but
+    inverse encoding's decode."""
+    batch = make_batch(steps=2, size=4, queries=64)
+    first_two = make_batch(steps=2, size=2, queries=64)
+    settings = {"inv_dec_query_points": inv_dec_query_points, "unroll_steps": 2}
+    part = objective(inv_loss_batch_fraction=0.5, **settings)
+    whole = objective(**settings)
+    calls = counted_geometry(part.model)
+    part_terms, whole_terms = part(batch), whole(first_two)
+    if inv_dec_query_points is None:
+        assert calls == {"readout": 2, "pooling": 1, "tokens": 3}
+    for term in ("inv_enc", "inv_dec"):
+        torch.testing.assert_close(part_terms[term], whole_terms[term])
+    (part_terms["inv_enc"] + part_terms["inv_dec"]).backward()
+    (whole_terms["inv_enc"] + whole_terms["inv_dec"]).backward()
+    for (name, p), q in zip(whole.model.named_parameters(), part.model.parameters(), strict=True):
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
 
 
 def test_a_term_weighted_zero_is_skipped_without_changing_the_others_sample(batch: Batch) -> None:

@@ -154,6 +154,9 @@ class TrainingConfig:
     weights samples) or "mse". `unroll_steps`: latent steps per sample, each decoded and scored
     against its true frame (1 = next step only); training the rollout it is evaluated on.
     `weight_decay` applies to weight matrices only, never to biases, norms or learned widths.
+    `inv_loss_batch_fraction`: the share of each batch's samples the inverse losses are
+    computed on (the first ones; batches are shuffled): an unbiased estimate of the same terms
+    for that share of their cost.
     """
 
     max_steps: int = 1000
@@ -172,6 +175,7 @@ class TrainingConfig:
     lambda_inv_dec: float = 0.5
     inv_enc_query_points: int | None = 2048
     inv_dec_query_points: int | None = 1024
+    inv_loss_batch_fraction: float = 1.0
     detach_inverse_decoding_target: bool = True
     lambda_latent: float = 0.0
     loss: Literal["mse", "relative"] = "relative"
@@ -223,6 +227,10 @@ class TrainingConfig:
             "training.batch_size",
             f"a multiple of training.grad_accum_steps ({self.grad_accum_steps})",
             self.batch_size,
+        )
+        fraction = self.inv_loss_batch_fraction
+        _require(
+            0 < fraction <= 1, "training.inv_loss_batch_fraction", "a number in (0, 1]", fraction
         )
         for key in ("inv_enc_query_points", "inv_dec_query_points"):
             value = getattr(self, key)

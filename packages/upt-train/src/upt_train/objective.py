@@ -9,7 +9,7 @@ happens inside its forward. Any objective with this shape (forward(batch) -> los
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from functools import partial
 
 import torch
@@ -36,7 +36,8 @@ class UPTObjective(nn.Module):
     "inv_dec" (when `training.use_upt_inverse_losses`): UPT's inverse encoding loss on the input
     frame's latent (sampled among the input points) and inverse decoding loss on the first
     stepped latent (sampled among the query points, so that with every query point its decode is
-    the next-step loss's own, computed once). "latent" (when
+    the next-step loss's own, computed once), both on the batch's first
+    `training.inv_loss_batch_fraction` of samples. "latent" (when
     `training.lambda_latent` > 0): the first stepped latent against the encoding of the true
     next frame at the query points (no gradient through that target), so that latent steps stay
     on the encoder's manifold.
@@ -74,49 +75,72 @@ class UPTObjective(nn.Module):
                 target = encode(batch.target[:, 0], batch.query_coords, batch.query_mask)
             losses["latent"] = config.lambda_latent * masked_mean_squared_error(next_latent, target)
         if config.use_upt_inverse_losses:
-            losses |= self._inverse_terms(batch, latent, next_latent, encode, decode)
+            losses |= self._inverse_terms(batch, latent, next_latent)
         losses["total"] = torch.stack(list(losses.values())).sum()
         return losses
 
     def _inverse_terms(
-        self,
-        batch: Batch,
-        latent: Tensor,
-        next_latent: Tensor,
-        encode: Callable[..., Tensor],
-        decode: Callable[..., Tensor],
+        self, batch: Batch, latent: Tensor, next_latent: Tensor
     ) -> dict[str, Tensor]:
-        """Both inverse losses; a term weighted 0 is not computed (it is 0, with no gradient),
-        but its points are still drawn, so the other term samples as it would have."""
-        config = self.config
+        """Both inverse losses, on the batch's first `inverse_samples` samples (batches are
+        shuffled, so any of them); a term weighted 0 is not computed (it is 0, with no
+        gradient), but its points are still drawn, so the other term samples as it would have."""
+        config, model = self.config, self.model
+        n = inverse_samples(config.inv_loss_batch_fraction, latent.shape[0])
+        part = first_samples(batch, n)
+        if n < latent.shape[0]:
+            latent, next_latent = latent[:n], next_latent[:n]
+        codec_cond = part.cond if model.config.condition_codec else None
+        encode = partial(model.encode, cond=codec_cond)
+        decode = partial(model.decode, cond=codec_cond)
         sampling = generator(batch.seed, "inverse losses")
         zero = latent.new_zeros(())
         inv_enc = inv_dec = zero
         if config.lambda_inv_enc:
             inv_enc = upt_inverse_encoding_loss(
-                batch.fields,
-                batch.coords,
+                part.fields,
+                part.coords,
                 latent,
                 decode,
                 num_query_points=config.inv_enc_query_points,
                 weight=config.lambda_inv_enc,
-                mask=batch.mask,
+                mask=part.mask,
                 generator=sampling,
             )
         else:
             sample_query_indices(
-                batch.coords, config.inv_enc_query_points, mask=batch.mask, generator=sampling
+                part.coords, config.inv_enc_query_points, mask=part.mask, generator=sampling
             )
         if config.lambda_inv_dec:
             inv_dec = upt_inverse_decoding_loss(
                 next_latent,
                 decode,
                 encode,
-                batch.query_coords,
+                part.query_coords,
                 num_query_points=config.inv_dec_query_points,
                 weight=config.lambda_inv_dec,
-                mask=batch.query_mask,
+                mask=part.query_mask,
                 generator=sampling,
                 detach_target=config.detach_inverse_decoding_target,
             )
         return {"inv_enc": inv_enc, "inv_dec": inv_dec}
+
+
+def inverse_samples(fraction: float, batch_size: int) -> int:
+    """How many of a batch's samples the inverse losses see: `fraction` of them, at least one."""
+    return max(1, round(fraction * batch_size))
+
+
+def first_samples(batch: Batch, n: int) -> Batch:
+    """The batch's first n samples: views of its tensors (`x[:n]`, one per tensor, so fields
+    that share a tensor still do), which the model's shared geometry recognises as part of what
+    it computed for the whole batch."""
+    if n == batch.fields.shape[0]:
+        return batch
+    tensors = {
+        f.name: value
+        for f in dataclasses.fields(batch)
+        if isinstance(value := getattr(batch, f.name), Tensor)
+    }
+    views = {id(value): value[:n] for value in tensors.values()}
+    return dataclasses.replace(batch, **{name: views[id(v)] for name, v in tensors.items()})
