@@ -197,6 +197,11 @@ def main() -> None:
         "--compile", action="store_true", help="steps through torch.compile (training.compile)"
     )
     parser.add_argument(
+        "--compile-mode",
+        default=None,
+        help="torch.compile's mode (implies --compile; e.g. reduce-overhead: CUDA graphs)",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override"
     )
     parser.add_argument("--trace", action="store_true", help="also the top ops of a step")
@@ -209,7 +214,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     overrides = () if args.preset is None else (f"model.preset={args.preset}",)
-    overrides += (f"training.compile={str(args.compile).lower()}", *args.set)
+    compiled = args.compile or args.compile_mode is not None
+    overrides += (f"training.compile={str(compiled).lower()}", *args.set)
     # `--config` with the inverse losses off / on, whatever the device ("cpu" selects that form)
     configs = {
         label: step_config(label, "cpu", overrides, base=args.config)
@@ -224,8 +230,11 @@ def main() -> None:
         f"{settings.inv_enc_query_points} / {settings.inv_dec_query_points}, on {where(device)}"
     )
     rate = reference_rate(config, device)
-    keep = not args.default_allocator
-    steps = {label: training_step(c, device, keep_host_memory=keep) for label, c in configs.items()}
+    keep, mode = not args.default_allocator, args.compile_mode
+    steps = {
+        label: training_step(c, device, keep_host_memory=keep, compile_mode=mode)
+        for label, c in configs.items()
+    }
     if not args.bias_only:  # each term alone: the other weighted 0 is not computed
         for label, off in (("inverse encoding only", "dec"), ("inverse decoding only", "enc")):
             alone = (*overrides, f"training.lambda_inv_{off}=0")
@@ -233,12 +242,14 @@ def main() -> None:
                 step_config("inverse losses", "cpu", alone, base=args.config),
                 device,
                 keep_host_memory=keep,
+                compile_mode=mode,
             )
     steps["golden, no attention bias"] = training_step(
         configs["golden"],
         device,
         periodic_model(configs["golden"], biased=False),
         keep_host_memory=keep,
+        compile_mode=mode,
     )
     step_ms = {k: 1e3 * v for k, v in interleaved_seconds(steps, args.repeats).items()}
     print(steps_table(step_ms))

@@ -8,10 +8,10 @@ neighbour search and the learned kernel weights of the grid latent's pooling and
 on the latent (the decoder's blocks) or only on the parameters (the biases) is the same each time;
 `SharedGeometry` keeps it for the length of a `UPT.sharing_geometry()` block, keyed by the
 identity of the coordinate (and mask) tensors: no value is compared, so nothing waits on the
-device. Keys that are the first samples of held keys (`x[:n]`, the same memory, as when the
-inverse losses see part of a batch) get the held value's first samples: everything kept is per
-sample, batch first. Kernel weights keep their graph, so gradients from every use add up as they
-would have.
+device, and torch.compile traces it. When the inverse losses see part of a batch, their inputs
+are first-sample views made through `FirstSamples` (`x[:n]`, recorded as made): a key made of
+such views gets the held value's first n samples, since everything kept is per sample, batch
+first. Kernel weights keep their graph, so gradients from every use add up as they would have.
 """
 
 from __future__ import annotations
@@ -22,17 +22,27 @@ from typing import Any
 from torch import Tensor
 
 
-def leading_samples(key: Tensor, held: Tensor) -> int | None:
-    """n when `key` is `held[:n]` (the same memory and layout, read from the shapes and strides
-    alone), else None."""
-    same_layout = (
-        key.device == held.device
-        and key.dtype == held.dtype
-        and key.data_ptr() == held.data_ptr()
-        and key.shape[1:] == held.shape[1:]
-        and key.stride() == held.stride()
-    )
-    return key.shape[0] if same_layout and 0 < key.shape[0] <= held.shape[0] else None
+class FirstSamples:
+    """Makes first-sample views `x[:n]`, one per tensor and n, and remembers, by identity, what
+    each is a view of."""
+
+    def __init__(self) -> None:
+        self.views: list[tuple[Tensor, Tensor, int]] = []
+
+    def of(self, tensor: Tensor, n: int) -> Tensor:
+        for view, base, count in self.views:
+            if base is tensor and count == n:
+                return view
+        view = tensor[:n]
+        self.views.append((view, tensor, n))
+        return view
+
+    def count(self, key: Tensor, held: Tensor) -> int | None:
+        """n when `key` was made as `held[:n]`, else None."""
+        for view, base, n in self.views:
+            if view is key and base is held:
+                return n
+        return None
 
 
 def first_samples(value: Any, n: int) -> Any:
@@ -43,18 +53,21 @@ def first_samples(value: Any, n: int) -> Any:
 
 
 class SharedGeometry:
-    """A memo of `compute()` results keyed by tensor identity (or first samples of a held key,
-    see the module), active between `start` and `stop`; outside that, `get` computes every
-    time."""
+    """A memo of `compute()` results keyed by tensor identity (or by first-sample views of a
+    held key, see the module), active between `start` and `stop`; outside that, `get` computes
+    every time."""
 
     def __init__(self) -> None:
         self.entries: list[tuple[tuple[Tensor | None, ...], Any]] | None = None
+        self.views = FirstSamples()
 
-    def start(self) -> None:
+    def start(self, views: FirstSamples | None = None) -> None:
         self.entries = []
+        self.views = FirstSamples() if views is None else views
 
     def stop(self) -> None:
         self.entries = None
+        self.views = FirstSamples()
 
     def get(self, keys: tuple[Tensor | None, ...], compute: Callable[[], Any]) -> Any:
         if self.entries is None:
@@ -62,23 +75,26 @@ class SharedGeometry:
         for held, value in self.entries:
             if len(held) == len(keys) and all(a is b for a, b in zip(held, keys, strict=True)):
                 return value
-        for held, value in self.entries:
-            if (n := self._leading(keys, held)) is not None:
-                return first_samples(value, n)
+        if self.views.views:
+            for held, value in self.entries:
+                if (n := self._first(keys, held)) is not None:
+                    return first_samples(value, n)
         value = compute()
         self.entries.append((keys, value))
         return value
 
-    @staticmethod
-    def _leading(keys: tuple[Tensor | None, ...], held: tuple[Tensor | None, ...]) -> int | None:
-        """n when every key is the first n samples of its held key (None where both are None)."""
-        if len(held) != len(keys) or not keys:
+    def _first(
+        self, keys: tuple[Tensor | None, ...], held: tuple[Tensor | None, ...]
+    ) -> int | None:
+        """n when every key is a view of the first n samples of its held key (or the held key
+        itself, or None where that is None), and at least one is a view."""
+        if len(held) != len(keys):
             return None
         counts = set()
         for key, kept in zip(keys, held, strict=True):
-            if key is None or kept is None:
-                if key is not kept:
-                    return None
+            if key is kept:
                 continue
-            counts.add(leading_samples(key, kept))
+            if key is None or kept is None:
+                return None
+            counts.add(self.views.count(key, kept))
         return counts.pop() if len(counts) == 1 and None not in counts else None

@@ -19,7 +19,7 @@ from upt_models.geometry import grid_anchors, grid_side
 from upt_models.grid_decoder import GridDecoder
 from upt_models.grid_encoder import GridEncoder
 from upt_models.relative_position import RelativePositionBias
-from upt_models.sharing import SharedGeometry
+from upt_models.sharing import FirstSamples, SharedGeometry
 
 
 @dataclass(frozen=True)
@@ -212,23 +212,25 @@ class UPT(nn.Module):
         self.encoder.pool.balance_field_embedding()
 
     @contextlib.contextmanager
-    def sharing_geometry(self) -> Iterator[None]:
+    def sharing_geometry(self) -> Iterator[FirstSamples]:
         """Within the block, what depends only on points and parameters is computed once:
         encodes and decodes at the same coordinate tensors (the same objects) share their
         neighbour search and kernel weights, decodes of the same latent share its decoder
         blocks, a decode of the same latent at the same query tensor (and cond) is the same
         output, and each relative position bias is computed once (the grid latent's). For one
-        training step: what is kept holds its graph."""
+        training step: what is kept holds its graph. Yields a `FirstSamples`: its views `x[:n]`
+        of tensors used whole get the first n samples of what was computed for them."""
         memos = [
             value
             for module in self.modules()
             for value in vars(module).values()
             if isinstance(value, SharedGeometry)
         ]
+        views = FirstSamples()
         for memo in memos:
-            memo.start()
+            memo.start(views)
         try:
-            yield
+            yield views
         finally:
             for memo in memos:
                 memo.stop()

@@ -22,6 +22,7 @@ from upt_losses import (
     upt_inverse_encoding_loss,
 )
 from upt_models import UPT
+from upt_models.sharing import FirstSamples
 from upt_train.batches import Batch
 from upt_train.config import TrainingConfig
 from upt_train.losses import next_step_loss
@@ -50,10 +51,10 @@ class UPTObjective(nn.Module):
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """The loss terms; encodes and decodes at the same points share their geometry."""
-        with self.model.sharing_geometry():
-            return self._terms(batch)
+        with self.model.sharing_geometry() as views:
+            return self._terms(batch, views)
 
-    def _terms(self, batch: Batch) -> dict[str, Tensor]:
+    def _terms(self, batch: Batch, views: FirstSamples | None = None) -> dict[str, Tensor]:
         model, config = self.model, self.config
         cond = batch.cond if model.config.num_cond_scalars else None
         codec_cond = cond if model.config.condition_codec else None
@@ -75,21 +76,22 @@ class UPTObjective(nn.Module):
                 target = encode(batch.target[:, 0], batch.query_coords, batch.query_mask)
             losses["latent"] = config.lambda_latent * masked_mean_squared_error(next_latent, target)
         if config.use_upt_inverse_losses:
-            losses |= self._inverse_terms(batch, latent, next_latent)
+            views = FirstSamples() if views is None else views
+            losses |= self._inverse_terms(batch, latent, next_latent, views)
         losses["total"] = torch.stack(list(losses.values())).sum()
         return losses
 
     def _inverse_terms(
-        self, batch: Batch, latent: Tensor, next_latent: Tensor
+        self, batch: Batch, latent: Tensor, next_latent: Tensor, views: FirstSamples
     ) -> dict[str, Tensor]:
         """Both inverse losses, on the batch's first `inverse_samples` samples (batches are
         shuffled, so any of them); a term weighted 0 is not computed (it is 0, with no
         gradient), but its points are still drawn, so the other term samples as it would have."""
         config, model = self.config, self.model
         n = inverse_samples(config.inv_loss_batch_fraction, latent.shape[0])
-        part = first_samples(batch, n)
+        part = first_samples(batch, n, views)
         if n < latent.shape[0]:
-            latent, next_latent = latent[:n], next_latent[:n]
+            latent, next_latent = views.of(latent, n), views.of(next_latent, n)
         codec_cond = part.cond if model.config.condition_codec else None
         encode = partial(model.encode, cond=codec_cond)
         decode = partial(model.decode, cond=codec_cond)
@@ -131,16 +133,17 @@ def inverse_samples(fraction: float, batch_size: int) -> int:
     return max(1, round(fraction * batch_size))
 
 
-def first_samples(batch: Batch, n: int) -> Batch:
-    """The batch's first n samples: views of its tensors (`x[:n]`, one per tensor, so fields
-    that share a tensor still do), which the model's shared geometry recognises as part of what
-    it computed for the whole batch."""
+def first_samples(batch: Batch, n: int, views: FirstSamples) -> Batch:
+    """The batch's first n samples: views of its tensors made by `views` (one per tensor, so
+    fields that share a tensor still do), which the model's shared geometry recognises as part
+    of what it computed for the whole batch."""
     if n == batch.fields.shape[0]:
         return batch
-    tensors = {
-        f.name: value
-        for f in dataclasses.fields(batch)
-        if isinstance(value := getattr(batch, f.name), Tensor)
-    }
-    views = {id(value): value[:n] for value in tensors.values()}
-    return dataclasses.replace(batch, **{name: views[id(v)] for name, v in tensors.items()})
+    return dataclasses.replace(
+        batch,
+        **{
+            f.name: views.of(value, n)
+            for f in dataclasses.fields(batch)
+            if isinstance(value := getattr(batch, f.name), Tensor)
+        },
+    )
