@@ -23,6 +23,7 @@ from upt_train import (
     RunConfig,
     UPTObjective,
     build_model,
+    compile_objective,
     keep_freed_host_memory,
     load_config,
     make_optimizer,
@@ -106,10 +107,9 @@ def training_step(
     device: torch.device,
     model: UPT | None = None,
     keep_host_memory: bool = True,
-    compile_mode: str | None = None,
 ) -> Callable[[], None]:
     """One optimizer step through upt-train's own `train_step` (autocast on CUDA; the objective
-    compiled under `training.compile`, in torch.compile's `compile_mode`) of `model` (default:
+    compiled under `training.compile`, in `training.compile_mode`) of `model` (default:
     the model the config builds for periodic 1D Burgers data). On the CPU freed host memory is
     kept for reuse, as upt-train's loop keeps it, unless `keep_host_memory` is False (the
     setting is process-wide: leave it off for every step of a comparison)."""
@@ -117,9 +117,7 @@ def training_step(
     if device.type == "cpu" and keep_host_memory:
         keep_freed_host_memory()
     model = (periodic_model(config) if model is None else model).to(device)
-    objective = UPTObjective(model, settings)
-    if settings.compile:
-        objective = torch.compile(objective, mode=compile_mode)
+    objective = compile_objective(UPTObjective(model, settings), settings)
     optimizer = make_optimizer(model, settings.lr, settings.weight_decay)
     batch = synthetic_batch(config, device)
     autocast = torch.bfloat16 if settings.amp and device.type == "cuda" else None

@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument(
         "--compile-mode",
         default=None,
-        help="torch.compile's mode (implies --compile; e.g. reduce-overhead: CUDA graphs)",
+        help="training.compile_mode (implies --compile; reduce-overhead: CUDA graphs on a GPU)",
     )
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override"
@@ -216,6 +216,8 @@ def main() -> None:
     overrides = () if args.preset is None else (f"model.preset={args.preset}",)
     compiled = args.compile or args.compile_mode is not None
     overrides += (f"training.compile={str(compiled).lower()}", *args.set)
+    if args.compile_mode is not None:
+        overrides += (f"training.compile_mode={args.compile_mode}",)
     # `--config` with the inverse losses off / on, whatever the device ("cpu" selects that form)
     configs = {
         label: step_config(label, "cpu", overrides, base=args.config)
@@ -230,11 +232,8 @@ def main() -> None:
         f"{settings.inv_enc_query_points} / {settings.inv_dec_query_points}, on {where(device)}"
     )
     rate = reference_rate(config, device)
-    keep, mode = not args.default_allocator, args.compile_mode
-    steps = {
-        label: training_step(c, device, keep_host_memory=keep, compile_mode=mode)
-        for label, c in configs.items()
-    }
+    keep = not args.default_allocator
+    steps = {label: training_step(c, device, keep_host_memory=keep) for label, c in configs.items()}
     if not args.bias_only:  # each term alone: the other weighted 0 is not computed
         for label, off in (("inverse encoding only", "dec"), ("inverse decoding only", "enc")):
             alone = (*overrides, f"training.lambda_inv_{off}=0")
@@ -242,14 +241,12 @@ def main() -> None:
                 step_config("inverse losses", "cpu", alone, base=args.config),
                 device,
                 keep_host_memory=keep,
-                compile_mode=mode,
             )
     steps["golden, no attention bias"] = training_step(
         configs["golden"],
         device,
         periodic_model(configs["golden"], biased=False),
         keep_host_memory=keep,
-        compile_mode=mode,
     )
     step_ms = {k: 1e3 * v for k, v in interleaved_seconds(steps, args.repeats).items()}
     print(steps_table(step_ms))

@@ -90,6 +90,11 @@ def test_integers_are_accepted_for_floats_and_lists_for_tuples() -> None:
             "training.inv_enc_query_points: expected null or an integer >= 1",
         ),
         (
+            {"training": {"compile_mode": "fast"}},
+            "training.compile_mode: expected one of 'default', 'reduce-overhead', "
+            "'max-autotune-no-cudagraphs'; got 'fast'",
+        ),
+        (
             {"training": {"inv_loss_batch_fraction": 0}},
             "training.inv_loss_batch_fraction: expected a number in (0, 1]; got 0",
         ),

@@ -42,7 +42,13 @@ from upt_train.run import (
 )
 from upt_train.schedule import learning_rate, set_learning_rate
 from upt_train.seeds import derive_seed
-from upt_train.step import NonFiniteGuard, NonFiniteLossError, StepResult, train_step
+from upt_train.step import (
+    NonFiniteGuard,
+    NonFiniteLossError,
+    StepResult,
+    compile_objective,
+    train_step,
+)
 from upt_train.trajectories import PointSet, Trajectories, load_trajectories
 
 __all__ = [
@@ -73,6 +79,7 @@ __all__ = [
     "UPTObjective",
     "build_model",
     "collate",
+    "compile_objective",
     "config_from_dict",
     "correlation_per_step",
     "correlation_time",

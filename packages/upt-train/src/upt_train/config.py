@@ -154,6 +154,8 @@ class TrainingConfig:
     weights samples) or "mse". `unroll_steps`: latent steps per sample, each decoded and scored
     against its true frame (1 = next step only); training the rollout it is evaluated on.
     `weight_decay` applies to weight matrices only, never to biases, norms or learned widths.
+    `compile` runs the objective through torch.compile in `compile_mode` (on a GPU,
+    "reduce-overhead" replays each step as CUDA graphs).
     `inv_loss_batch_fraction`: the share of each batch's samples the inverse losses are
     computed on (the first ones; batches are shuffled): an unbiased estimate of the same terms
     for that share of their cost.
@@ -170,6 +172,7 @@ class TrainingConfig:
     seed: int = 0
     amp: bool = True
     compile: bool = False
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = "default"
     use_upt_inverse_losses: bool = True
     lambda_inv_enc: float = 0.5
     lambda_inv_dec: float = 0.5

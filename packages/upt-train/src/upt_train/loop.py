@@ -36,7 +36,7 @@ from upt_train.objective import UPTObjective
 from upt_train.report import read_metrics
 from upt_train.schedule import set_learning_rate
 from upt_train.seeds import derive_seed
-from upt_train.step import NonFiniteGuard, train_step
+from upt_train.step import NonFiniteGuard, compile_objective, train_step
 
 STATE_FILE = "training_state.safetensors"
 MODEL_FILE = "model.safetensors"
@@ -146,8 +146,7 @@ def train(
     model.to(world.device)
     if world.device.type == "cpu":
         keep_freed_host_memory()
-    if settings.compile:
-        objective = torch.compile(objective)
+    objective = compile_objective(objective, settings)
     if world.world_size > 1:
         objective = DistributedDataParallel(objective)
     optimizer = make_optimizer(model, settings.lr, settings.weight_decay)

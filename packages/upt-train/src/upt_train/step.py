@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from upt_train.config import TrainingConfig
+
 
 class NonFiniteLossError(RuntimeError):
     """The loss or the gradient became NaN or Inf."""
@@ -30,6 +32,14 @@ class StepResult:
 
     losses: dict[str, Tensor]
     grad_norm: Tensor
+
+
+def compile_objective(objective: nn.Module, settings: TrainingConfig) -> nn.Module:
+    """The objective through torch.compile in `training.compile_mode` under `training.compile`,
+    else as it is."""
+    if not settings.compile:
+        return objective
+    return torch.compile(objective, mode=settings.compile_mode)
 
 
 def train_step(
