@@ -34,6 +34,7 @@ from torch.profiler import ProfilerActivity, profile
 from upt_losses.sampling import gather_points, sample_query_indices
 from upt_models import UPT
 from upt_train import RunConfig
+from upt_train.objective import inverse_samples
 
 from .common import (
     host_cost,
@@ -59,10 +60,10 @@ def phases(
     cond = batch.cond if model.config.num_cond_scalars else None
     codec = cond if model.config.condition_codec else None
 
-    def encode(fields: Tensor, coords: Tensor) -> Tensor:
+    def encode(fields: Tensor, coords: Tensor, codec: Tensor | None = codec) -> Tensor:
         return model.encode(fields, coords, cond=codec)
 
-    def decode(latent: Tensor, coords: Tensor) -> Tensor:
+    def decode(latent: Tensor, coords: Tensor, codec: Tensor | None = codec) -> Tensor:
         return model.decode(latent, coords, codec)
 
     def leaf(value: Tensor) -> Tensor:
@@ -72,26 +73,30 @@ def phases(
         latent = encode(batch.fields, batch.coords)
         next_latent = model.step(latent, cond)
     latent, next_latent = leaf(latent), leaf(next_latent)
+    # the inverse losses' passes run on the batch's first n samples (inv_loss_batch_fraction)
+    n = inverse_samples(settings.inv_loss_batch_fraction, len(latent))
+    part_codec = None if codec is None else codec[:n]
     generator = torch.Generator().manual_seed(0)
     enc_index, _ = sample_query_indices(
-        batch.coords, settings.inv_enc_query_points, generator=generator
+        batch.coords[:n], settings.inv_enc_query_points, generator=generator
     )
     dec_index, _ = sample_query_indices(
-        batch.query_coords, settings.inv_dec_query_points, generator=generator
+        batch.query_coords[:n], settings.inv_dec_query_points, generator=generator
     )
     enc_coords, dec_coords = (
-        gather_points(batch.coords, enc_index),
-        gather_points(batch.query_coords, dec_index),
+        gather_points(batch.coords[:n], enc_index),
+        gather_points(batch.query_coords[:n], dec_index),
     )
-    decoded = leaf(decode(next_latent, dec_coords))
+    part_latent, part_next = leaf(latent[:n]), leaf(next_latent[:n])
+    decoded = leaf(decode(part_next, dec_coords, part_codec))
     unroll = settings.unroll_steps
     return [
         ("encode the input frame", 1, lambda: encode(batch.fields, batch.coords)),
         ("approximator step", unroll, lambda: model.step(latent, cond)),
         ("decode at the query points", unroll, lambda: decode(latent, batch.query_coords)),
-        ("inverse encoding: decode", 1, lambda: decode(latent, enc_coords)),
-        ("inverse decoding: decode", 1, lambda: decode(next_latent, dec_coords)),
-        ("inverse decoding: re-encode", 1, lambda: encode(decoded, dec_coords)),
+        ("inverse encoding: decode", 1, lambda: decode(part_latent, enc_coords, part_codec)),
+        ("inverse decoding: decode", 1, lambda: decode(part_next, dec_coords, part_codec)),
+        ("inverse decoding: re-encode", 1, lambda: encode(decoded, dec_coords, part_codec)),
     ]
 
 
