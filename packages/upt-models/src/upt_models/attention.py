@@ -33,6 +33,8 @@ def scaled_dot_product_attention(
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
     heads, queries = q.shape[1:3]
     per_chunk = max(1, scores_per_chunk // (heads * queries * k.shape[2]))
+    if per_chunk >= len(q):  # one chunk: no split, and no copy to join
+        return _written_out(q, k, v, bias)
     qs, ks, vs = q.split(per_chunk), k.split(per_chunk), v.split(per_chunk)
     # a bias shared by the batch stays (1, H, Q, K): its gradient is summed chunk by chunk
     biases = bias.split(per_chunk) if bias.shape[0] > 1 else [bias] * len(qs)
