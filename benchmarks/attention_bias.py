@@ -61,12 +61,16 @@ def timings(
     def sdpa(bias: Tensor | None = None) -> Tensor:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
+    def bias(values: Tensor) -> Tensor:
+        """(1, H, L, L) from the table, gathered as `RelativePositionBias` gathers it."""
+        return values.index_select(1, index.flatten()).reshape(1, heads, tokens, tokens)
+
     variants: dict[str, Callable[[], Tensor]] = {
         "no bias": sdpa,
-        "constant bias": lambda: sdpa(table.detach()[:, index][None]),
-        "learned bias": lambda: sdpa(table[:, index][None]),
+        "constant bias": lambda: sdpa(bias(table.detach())),
+        "learned bias": lambda: sdpa(bias(table)),
         "learned bias, the model's path": lambda: scaled_dot_product_attention(
-            q, k, v, table[:, index][None]
+            q, k, v, bias(table)
         ),
     }
     if device.type == "cuda":
