@@ -76,17 +76,14 @@ def phases(
     # the inverse losses' passes run on the batch's first n samples (inv_loss_batch_fraction)
     n = inverse_samples(settings.inv_loss_batch_fraction, len(latent))
     part_codec = None if codec is None else codec[:n]
+    coords, query_coords = batch.coords[:n], batch.query_coords[:n]
     generator = torch.Generator().manual_seed(0)
-    enc_index, _ = sample_query_indices(
-        batch.coords[:n], settings.inv_enc_query_points, generator=generator
-    )
+    enc_index, _ = sample_query_indices(coords, settings.inv_enc_query_points, generator=generator)
     dec_index, _ = sample_query_indices(
-        batch.query_coords[:n], settings.inv_dec_query_points, generator=generator
+        query_coords, settings.inv_dec_query_points, generator=generator
     )
-    enc_coords, dec_coords = (
-        gather_points(batch.coords[:n], enc_index),
-        gather_points(batch.query_coords[:n], dec_index),
-    )
+    enc_coords = gather_points(coords, enc_index)
+    dec_coords = gather_points(query_coords, dec_index)
     part_latent, part_next = leaf(latent[:n]), leaf(next_latent[:n])
     decoded = leaf(decode(part_next, dec_coords, part_codec))
     unroll = settings.unroll_steps

@@ -27,19 +27,19 @@ class FirstSamples:
     each is a view of."""
 
     def __init__(self) -> None:
-        self.views: list[tuple[Tensor, Tensor, int]] = []
+        self.made: list[tuple[Tensor, Tensor, int]] = []  # (view, base, n)
 
     def of(self, tensor: Tensor, n: int) -> Tensor:
-        for view, base, count in self.views:
+        for view, base, count in self.made:
             if base is tensor and count == n:
                 return view
         view = tensor[:n]
-        self.views.append((view, tensor, n))
+        self.made.append((view, tensor, n))
         return view
 
     def count(self, key: Tensor, held: Tensor) -> int | None:
         """n when `key` was made as `held[:n]`, else None."""
-        for view, base, n in self.views:
+        for view, base, n in self.made:
             if view is key and base is held:
                 return n
         return None
@@ -75,7 +75,7 @@ class SharedGeometry:
         for held, value in self.entries:
             if len(held) == len(keys) and all(a is b for a, b in zip(held, keys, strict=True)):
                 return value
-        if self.views.views:
+        if self.views.made:
             for held, value in self.entries:
                 if (n := self._first(keys, held)) is not None:
                     return first_samples(value, n)
